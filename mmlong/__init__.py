@@ -1,0 +1,38 @@
+"""mmlong: long multimodal input for Qwen-VL-class vision-language models.
+
+The public API is imported lazily so ``import mmlong`` stays cheap (no torch, no
+transformers) until a function is used::
+
+    import mmlong
+    pipe = mmlong.load("tiny:qwen2_5_vl", pos="hope", gamma=0.75)
+    print(pipe.ask("What happens at the start?", video="clip.mp4").text)
+
+    model = ...  # any loaded Qwen2-VL / Qwen2.5-VL / Qwen3-VL model
+    mmlong.apply(model, pos="videorope")
+    mmlong.remove(model)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+__all__ = ["load", "apply", "remove", "MmlongError", "__version__"]
+
+from mmlong.errors import MmlongError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mmlong.api import load
+    from mmlong.pos_encodings.patch import apply, remove
+
+
+def __getattr__(name: str):
+    if name == "load":
+        from mmlong.api import load
+
+        return load
+    if name in ("apply", "remove"):
+        from mmlong.pos_encodings import patch
+
+        return getattr(patch, name)
+    raise AttributeError(f"module 'mmlong' has no attribute {name!r}")

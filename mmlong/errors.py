@@ -1,0 +1,35 @@
+"""One error type for mmlong: a single line that names the problem and the fix.
+
+Every user-facing failure (bad grid, unknown scheme, missing extra, unreadable video)
+is raised as :class:`MmlongError` so the CLI can print it without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class MmlongError(ValueError):
+    """A user-facing error; ``str(err)`` is one line saying what is wrong and how to fix it."""
+
+
+def require(module: str, extra: str):
+    """Import an optional dependency or fail with the extra to install.
+
+    Args:
+        module: importable module name, e.g. ``"gradio"``.
+        extra: the mmlong extra that provides it, e.g. ``"ui"``.
+
+    Returns:
+        The imported module.
+
+    Raises:
+        MmlongError: ``"... needs 'gradio': pip install 'mmlong[ui]'"``.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - message path tested via a fake module
+        raise MmlongError(
+            f"this feature needs the optional package {module!r} ({exc}); "
+            f"install it with: pip install 'mmlong[{extra}]'"
+        ) from None

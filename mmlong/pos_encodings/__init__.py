@@ -1,0 +1,14 @@
+"""Multimodal rotary position schemes as pure functions, plus the patch into a model.
+
+    >>> from mmlong.pos_encodings import position_ids, frequencies, schemes
+    >>> sorted(schemes())[:3]
+    ['hope', 'interleaved', 'mrope']
+
+See ``shared/specs/position-schemes.md`` for the formulas; ``registry.py`` for the list.
+"""
+
+from mmlong.pos_encodings.api import frequencies, position_ids, schemes
+from mmlong.pos_encodings.layout import PosContext
+from mmlong.pos_encodings.options import PosOptions
+
+__all__ = ["position_ids", "frequencies", "schemes", "PosContext", "PosOptions"]
