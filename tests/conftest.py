@@ -18,7 +18,9 @@ def make_config(family: str = "qwen2_5_vl", *, head_dim: int = 32, theta: float 
     import transformers as T
 
     q3 = family.startswith("qwen3")
-    sections = list(sections or ([6, 5, 5] if q3 else [4, 6, 6]))
+    n = head_dim // 2
+    hw = round(n * 20 / 64)
+    sections = list(sections or ([n - 2 * hw, hw, hw] if q3 else [n // 4, 3 * n // 8, n - n // 4 - 3 * n // 8]))
     rope = {"rope_type": rope_type, "rope_theta": theta, "mrope_section": sections, **rope_extra}
     text = dict(hidden_size=4 * head_dim, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
                 num_key_value_heads=2, head_dim=head_dim, vocab_size=300, rope_parameters=rope,

@@ -1,0 +1,202 @@
+"""``mmlong.load`` and the :class:`Pipeline` it returns (direct route).
+
+The direct route: frames (seek-sampled with timestamps) -> mmlong's Qwen-VL input builder
+-> a transformers model patched with a position scheme -> greedy ``generate``::
+
+    pipe = mmlong.load("Qwen/Qwen2.5-VL-7B-Instruct", pos="hope", gamma=1.5)
+    ans = pipe.ask("When does the speaker open the laptop?", video="talk.mp4")
+    print(ans.text, ans.cited_times)
+
+``load`` takes a hub id or local path exactly as transformers does, or ``tiny:FAMILY``
+(a random-weight model built offline, for tests and smoke runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmlong.answer import Answer, cited_times
+from mmlong.errors import MmlongError
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The resolved settings of a :class:`Pipeline` (printed and stored with every answer)."""
+
+    model: str  # hub id, local path or tiny:FAMILY
+    family: str  # qwen2_vl | qwen2_5_vl | qwen3_vl | qwen3_vl_moe
+    pos: str  # position scheme (see mmlong.pos_encodings.schemes())
+    pos_options: dict = field(default_factory=dict)  # scheme options (gamma, delta, scaling, ...)
+    route: str = "direct"  # direct: frames -> VLM
+    device: str = "cpu"  # torch device of the model
+    dtype: str = "float32"  # model dtype
+    attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 | eager
+    fps: float | None = 1.0  # video sampling rate when num_frames is None
+    num_frames: int | None = None  # fixed frame count (overrides fps)
+    max_frames: int = 64  # cap on sampled frames
+    max_new_tokens: int = 128  # answer length cap
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _attn_for(device: str) -> str:
+    if device.startswith("cuda"):
+        try:
+            import flash_attn  # noqa: F401
+
+            return "flash_attention_2"
+        except ImportError:
+            return "sdpa"
+    return "sdpa"
+
+
+def _load_hf(name: str, family, device: str, dtype, attn: str):
+    """Model, tokenizer and vision spec from a hub id or local path (transformers resolution)."""
+    from transformers import AutoTokenizer
+
+    from mmlong.models.vision_inputs import VisionSpec
+
+    try:
+        model = family.load_class().from_pretrained(name, dtype=dtype, attn_implementation=attn)
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MmlongError(
+            f"cannot load model {name!r}: {first}; pass a hub id, a local checkpoint folder, or tiny:qwen2_5_vl"
+        ) from None
+    return model.to(device).eval(), tokenizer, VisionSpec.from_pretrained(name)
+
+
+def load(model: str = "tiny:qwen2_5_vl", *, pos: str | None = None, device: str | None = None,
+         dtype: Any = None, fps: float | None = 1.0, num_frames: int | None = None, max_frames: int = 64,
+         max_new_tokens: int = 128, **adapter_opts) -> "Pipeline":
+    """Load a Qwen-VL model and patch it with a position scheme.
+
+    Args:
+        model: hub id (``"Qwen/Qwen2.5-VL-7B-Instruct"``), local checkpoint folder, or
+            ``"tiny:qwen2_vl" | "tiny:qwen2_5_vl" | "tiny:qwen3_vl" | "tiny:qwen3_vl_moe"``.
+        pos: position scheme; None = ``"native"`` (the family's own, with Qwen's original ids).
+        device: ``"cpu"``, ``"cuda"``, ...; None = CUDA when available.
+        dtype: torch dtype or name; None = bfloat16 on CUDA, float32 on CPU.
+        fps, num_frames, max_frames: how videos are sampled (num_frames wins over fps).
+        max_new_tokens: answer length cap.
+        **adapter_opts: scheme options, e.g. ``gamma=1.5`` (see ``PosOptions``).
+
+    Raises:
+        MmlongError: unknown model, family, scheme or option.
+    """
+    import torch
+
+    from mmlong.models.families import family_of
+    from mmlong.pos_encodings.patch import apply
+    from mmlong.pos_encodings.registry import get_scheme
+
+    pos = pos or "native"
+    get_scheme(pos)
+    device = device or _default_device()
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None) or _bad_dtype(dtype)
+    dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+    attn = _attn_for(device)
+    if model.startswith("tiny:"):
+        from mmlong.models.tiny import tiny
+
+        b = tiny(model[5:], dtype=dtype)
+        net, tok, spec, fam = b.model.to(device), b.tokenizer, b.spec, b.family
+    else:
+        fam = _family_from_hub(model)
+        net, tok, spec = _load_hf(model, fam, device, dtype, attn)
+    apply(net, pos, **adapter_opts)
+    cfg = PipelineConfig(model=model, family=fam.name, pos=pos, pos_options=dict(adapter_opts), device=device,
+                         dtype=str(dtype).replace("torch.", ""), attn_implementation=attn, fps=fps,
+                         num_frames=num_frames, max_frames=max_frames, max_new_tokens=max_new_tokens)
+    return Pipeline(net, tok, spec, fam, cfg)
+
+
+def _bad_dtype(name: str):
+    raise MmlongError(f"unknown dtype {name!r}; use float32, bfloat16 or float16")
+
+
+def _family_from_hub(name: str):
+    from transformers import AutoConfig
+
+    from mmlong.models.families import family_of
+
+    try:
+        return family_of(AutoConfig.from_pretrained(name))
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, MmlongError):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MmlongError(
+            f"cannot read the config of {name!r}: {first}; pass a hub id (with network or a filled HF cache), "
+            "a local checkpoint folder, or tiny:qwen2_5_vl"
+        ) from None
+
+
+class Pipeline:
+    """A loaded, patched model with its tokenizer and vision settings; answers questions."""
+
+    def __init__(self, model, tokenizer, spec, family, config: PipelineConfig):
+        self.model, self.tokenizer, self.spec, self.family, self.config = model, tokenizer, spec, family, config
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.config})"
+
+    def _clip(self, video, **overrides):
+        from mmlong.video import Clip, sample
+
+        if isinstance(video, Clip) or hasattr(video, "frames"):
+            return video
+        c = dataclasses.replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
+        return sample(str(video), fps=None if c.num_frames else c.fps, num_frames=c.num_frames,
+                      max_frames=c.max_frames)
+
+    def ask(self, question: str, *, video=None, images=None, max_new_tokens: int | None = None,
+            num_frames: int | None = None, fps: float | None = None) -> Answer:
+        """Answer ``question`` about a video (path or Clip) and/or images.
+
+        Returns:
+            :class:`~mmlong.answer.Answer` with the text, cited times, the sampled frame times,
+            token counts and stage timings.
+        """
+        import torch
+
+        from mmlong.models.vision_inputs import build_inputs, model_inputs
+        from mmlong.pos_encodings.patch import video_timestamps
+
+        if not isinstance(question, str) or not question.strip():
+            raise MmlongError("ask() needs a non-empty question string")
+        t0 = time.perf_counter()
+        clip = self._clip(video, num_frames=num_frames, fps=fps) if video is not None else None
+        t1 = time.perf_counter()
+        inputs = build_inputs(self.family, self.tokenizer, self.spec, question, images=images,
+                              videos=[clip] if clip is not None else None)
+        stamps = inputs.get("video_timestamps")
+        batch = {k: (v.to(self.model.device) if hasattr(v, "to") else v) for k, v in model_inputs(inputs).items()}
+        for key in ("pixel_values", "pixel_values_videos"):
+            if key in batch:
+                batch[key] = batch[key].to(self.model.dtype)
+        t2 = time.perf_counter()
+        with torch.no_grad(), video_timestamps(self.model, stamps):
+            out = self.model.generate(**batch, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
+                                      do_sample=False, pad_token_id=self.tokenizer.pad_token_id)
+        t3 = time.perf_counter()
+        new = out[0, batch["input_ids"].shape[1]:]
+        text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
+        types = inputs["mm_token_type_ids"][0]
+        return Answer(
+            text=text, question=question, cited_times=cited_times(text),
+            frame_times=[float(t) for t in clip.timestamps] if clip is not None else [],
+            config=dataclasses.asdict(self.config),
+            tokens={"prompt": int(types.numel()), "image": int((types == 1).sum()), "video": int((types == 2).sum()),
+                    "generated": int(new.numel())},
+            timings={"sample_s": t1 - t0, "inputs_s": t2 - t1, "generate_s": t3 - t2},
+        )

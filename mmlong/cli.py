@@ -1,0 +1,131 @@
+"""The ``mmlong`` command: ``ask``, ``doctor``, ``schemes``.
+
+    mmlong ask VIDEO "question" --model Qwen/Qwen2.5-VL-7B-Instruct --pos hope --opt gamma=1.5
+    mmlong doctor
+    mmlong schemes
+
+Errors print one line (``mmlong: error: ...``) and exit with status 2; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mmlong.errors import MmlongError
+
+
+def _value(text: str):
+    """Parse an --opt value: int, float, comma list, bool, None or string."""
+    low = text.lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    if "," in text:
+        return tuple(_value(t) for t in text.split(",") if t)
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _opts(pairs: list[str]) -> dict:
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise MmlongError(f"--opt takes key=value (got {p!r}), e.g. --opt gamma=1.5")
+        k, v = p.split("=", 1)
+        out[k.strip()] = _value(v.strip())
+    return out
+
+
+def _cmd_ask(args) -> int:
+    import os
+
+    import mmlong
+
+    if args.model is None:
+        raise MmlongError(
+            "pass --model: a Qwen-VL hub id or local checkpoint (e.g. Qwen/Qwen2.5-VL-7B-Instruct), "
+            "or tiny:qwen2_5_vl for a random-weight smoke test"
+        )
+    if args.video and not os.path.exists(args.video):
+        raise MmlongError(f"video {args.video!r} does not exist; pass the path of a video file")
+    pipe = mmlong.load(args.model, pos=args.pos, device=args.device, dtype=args.dtype, fps=args.fps,
+                       num_frames=args.frames, max_frames=args.max_frames, max_new_tokens=args.max_new_tokens,
+                       **_opts(args.opt))
+    ans = pipe.ask(args.question, video=args.video, images=args.image or None)
+    if args.json:
+        print(json.dumps({"answer": ans.text, "cited_times": ans.cited_times, "frame_times": ans.frame_times,
+                          "tokens": ans.tokens, "timings": ans.timings, "config": ans.config}))
+    else:
+        print(ans.text)
+        times = ", ".join(f"{t:.1f}s" for t in ans.cited_times) or "none"
+        print(f"[cited times: {times}; {len(ans.frame_times)} frames; {ans.tokens['prompt']} prompt tokens; "
+              f"model {pipe.config.model}, pos {pipe.config.pos}]", file=sys.stderr)
+    return 0
+
+
+def _cmd_doctor(args) -> int:
+    from mmlong.doctor import run
+
+    print(run(as_json=args.json))
+    return 0
+
+
+def _cmd_schemes(args) -> int:
+    from mmlong.pos_encodings.registry import SCHEMES
+
+    for name, s in SCHEMES.items():
+        print(f"{name:16s} {s.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mmlong", description="Long multimodal input for Qwen-VL models.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    a = sub.add_parser("ask", help="answer a question about a video (and/or images)")
+    a.add_argument("video", nargs="?", help="video file")
+    a.add_argument("question")
+    a.add_argument("--model", help="hub id, local checkpoint folder, or tiny:FAMILY")
+    a.add_argument("--image", action="append", help="image file (repeatable)")
+    a.add_argument("--pos", default=None, help="position scheme (see `mmlong schemes`); default native")
+    a.add_argument("--opt", action="append", metavar="KEY=VALUE", help="scheme option, e.g. gamma=1.5 (repeatable)")
+    a.add_argument("--fps", type=float, default=1.0, help="frames per second to sample (default 1)")
+    a.add_argument("--frames", type=int, default=None, help="sample exactly this many frames (overrides --fps)")
+    a.add_argument("--max-frames", type=int, default=64)
+    a.add_argument("--max-new-tokens", type=int, default=128)
+    a.add_argument("--device", default=None)
+    a.add_argument("--dtype", default=None)
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(fn=_cmd_ask)
+
+    d = sub.add_parser("doctor", help="versions, extras, decoders, CUDA, transformers position-id divergences")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(fn=_cmd_doctor)
+
+    s = sub.add_parser("schemes", help="list position schemes")
+    s.set_defaults(fn=_cmd_schemes)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.cmd == "ask" and args.question is None:
+        build_parser().error("ask needs a question")
+    try:
+        return args.fn(args)
+    except MmlongError as exc:
+        print(f"mmlong: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

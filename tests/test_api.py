@@ -1,0 +1,54 @@
+"""mmlong.load / Pipeline.ask on tiny random models and a generated video (direct route)."""
+
+import pytest
+
+import mmlong
+from mmlong.answer import cited_times
+from mmlong.errors import MmlongError
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    from mmlong.video.synth import write_test_video
+
+    path = tmp_path_factory.mktemp("v") / "clip.mp4"
+    write_test_video(str(path), seconds=6, fps=10, size=(64, 64))
+    return str(path)
+
+
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"])
+def test_ask_video_direct_route(family, video):
+    pipe = mmlong.load(f"tiny:{family}", num_frames=6, max_new_tokens=5)
+    ans = pipe.ask("What happens at the start?", video=video)
+    assert isinstance(ans.text, str) and ans.tokens["generated"] <= 5
+    assert len(ans.frame_times) == 6 and ans.tokens["video"] > 0
+    assert ans.config["pos"] == "native" and ans.config["family"] == family
+    assert ans.frame_times == sorted(ans.frame_times) and 0 <= ans.frame_times[0] < 6
+
+
+def test_ask_with_scheme_options_and_image(video):
+    import numpy as np
+
+    pipe = mmlong.load("tiny:qwen2_5_vl", pos="hope", gamma=0.75, num_frames=4, max_new_tokens=3)
+    img = np.zeros((64, 64, 3), dtype=np.uint8)
+    ans = pipe.ask("Compare.", video=video, images=[img])
+    assert ans.tokens["image"] > 0 and ans.tokens["video"] > 0
+    assert ans.config["pos_options"] == {"gamma": 0.75}
+
+
+def test_load_errors():
+    with pytest.raises(MmlongError, match="unknown position scheme"):
+        mmlong.load("tiny:qwen2_vl", pos="nope")
+    with pytest.raises(MmlongError, match="unsupported model family"):
+        mmlong.load("tiny:llama")
+    with pytest.raises(MmlongError, match="cannot"):
+        mmlong.load("/definitely/not/a/checkpoint")
+    pipe = mmlong.load("tiny:qwen2_vl")
+    with pytest.raises(MmlongError, match="non-empty question"):
+        pipe.ask("")
+
+
+def test_cited_times():
+    assert cited_times("at 1:05 and again at 90s, then 1:05") == [65.0, 90.0]
+    assert cited_times("around 12.5 seconds in; at 1:02:03") == [12.5, 3723.0]
+    assert cited_times("no times here") == []
