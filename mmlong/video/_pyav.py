@@ -1,0 +1,319 @@
+"""PyAV backend: keyframe seeking plus forward decoding, with bounded memory.
+
+Requested times are visited in sorted order by a :class:`_Cursor` that only moves
+forward. Before each target it asks the demuxer's index for the keyframe at or before
+the target; it seeks only when that keyframe lies beyond what has already been decoded
+(otherwise decoding on is cheaper than restarting from the same keyframe). Formats
+without an index (e.g. MPEG-TS) seek when the gap exceeds ``max(2 s, largest GOP
+seen)``. Only two decoded frames are held at a time (the last one at or before the
+target and the first one after it); frames are converted to RGB only when returned.
+
+Recovery: if a seek lands after the target (imprecise demuxers) or on missing data (a
+truncated file), the cursor seeks further back (1 s, 4 s, 16 s, ... before the target)
+and finally decodes from the start. Once the end of the decodable data is found, later
+times are clamped to the last frame there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from mmlong.errors import MmlongError
+from mmlong.video.source import VideoInfo, VideoSource, check_times, resize_rgb, resolve_size, unreadable
+
+__all__ = ["PyAVSource"]
+
+EPS = 1e-6  # seconds: far below any frame gap, far above float noise
+_NO_INDEX_SEEK_GAP = 2.0  # seconds to skip before seeking when the format has no index
+
+
+def _open_stream(path: Path):
+    """Open ``path`` and return ``(container, first video stream)``, or raise MmlongError."""
+    try:
+        container = av.open(str(path), "r", metadata_errors="ignore")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise unreadable(path, f"{reason} (is it a video file? is it complete?)") from None
+    if not container.streams.video:
+        container.close()
+        raise unreadable(path, "no video stream found (is it a video file?)")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def _scan_packets(path: Path, stream_index: int, *, tail: bool = False) -> tuple[int, int | None]:
+    """Demux (without decoding) the video packets: return (count, end pts or None).
+
+    With ``tail=True`` only the packets from the last keyframe on are read (the count
+    is then of those packets only).
+    """
+    count, end = 0, None
+    with av.open(str(path), "r", metadata_errors="ignore") as container:
+        stream = container.streams[stream_index]
+        try:
+            if tail:
+                container.seek(2**62, stream=stream, backward=True, any_frame=False)
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                count += 1
+                if packet.pts is not None:
+                    stop = packet.pts + (packet.duration or 0)
+                    end = stop if end is None else max(end, stop)
+        except av.FFmpegError:
+            pass  # truncated or unseekable: keep what was read
+    return count, end
+
+
+def _positive(*values) -> float | None:
+    """First value that is a positive number (Fractions allowed), as float."""
+    for value in values:
+        if value is not None and float(value) > 0:
+            return float(value)
+    return None
+
+
+def read_info(path: Path, container, stream) -> VideoInfo:
+    """Fill in :class:`VideoInfo`, estimating what the container lacks.
+
+    Duration comes from the stream duration, else the end of the last packet (found by
+    seeking to the last keyframe and demuxing from there), else the container duration,
+    else the pts of all packets (demuxed, not decoded), else packet count / fps. The
+    frame rate is the stream's average rate, else the codec's guess, else count / duration.
+
+    Raises:
+        MmlongError: if neither a duration nor a frame count can be found.
+    """
+    tb = stream.time_base
+    start = float((stream.start_time or 0) * tb) if tb else 0.0
+    has_pts = stream.start_time is not None
+    duration = _positive(stream.duration * tb) if stream.duration and tb else None
+    if duration is None and has_pts and tb:
+        _, end = _scan_packets(path, stream.index, tail=True)
+        duration = _positive(end * tb - start) if end is not None else None
+    if duration is None and container.duration:
+        container_end = ((container.start_time or 0) + container.duration) / av.time_base
+        duration = _positive(container_end - start)
+    rates = (stream.average_rate, stream.guessed_rate, stream.base_rate)
+    fps = _positive(*(rates if has_pts else rates[1:] + rates[:1]))
+    count = stream.frames or 0
+    if duration is None or fps is None:
+        count, end = _scan_packets(path, stream.index)
+        if duration is None and end is not None and tb:
+            duration = _positive(end * tb - start)
+        if duration is None and count and fps:
+            duration = count / fps
+        if fps is None and count and duration:
+            fps = count / duration
+    if not duration or not fps:
+        raise unreadable(path, "cannot determine the video duration (no timestamps, no frames)")
+    return VideoInfo(
+        duration=duration,
+        fps=fps,
+        num_frames=int(count) if count > 0 else max(1, round(duration * fps)),
+        has_audio=bool(container.streams.audio),
+        width=stream.codec_context.width,
+        height=stream.codec_context.height,
+    )
+
+
+@dataclass(eq=False)
+class _Decoded:
+    """A decoded frame and its time in seconds from the stream start."""
+
+    time: float
+    frame: av.VideoFrame
+
+
+class _Cursor:
+    """Forward decoding position in one video stream, with keyframe seeking."""
+
+    def __init__(self, path: Path, container, stream, fps: float):
+        self._path, self._fps = path, fps
+        self._container, self._stream = container, stream
+        self._tb = float(stream.time_base) if stream.time_base else 1.0 / fps
+        self._start_pts = stream.start_time or 0
+        self._end = math.inf  # time of the last decodable frame, once seen
+        self._gop = 0.0  # largest keyframe interval seen (used without an index)
+        self._timeless = False  # frames carry no pts: time = count / fps, no seeking
+        self._reset(self._iter_frames(), at_start=True)
+
+    # -- position state -------------------------------------------------------------
+    def _reset(self, frames, *, at_start: bool) -> None:
+        self._frames = frames
+        self._prev: _Decoded | None = None  # last frame at or before the last target
+        self._next: _Decoded | None = None  # first frame after it (decoded, not consumed)
+        self._at_start = at_start
+        self._count = 0
+        self._last_key: float | None = None
+
+    def _restart(self) -> None:
+        """Reopen the file and decode from the very first frame."""
+        self._container.close()
+        self._container, self._stream = _open_stream(self._path)
+        self._reset(self._iter_frames(), at_start=True)
+
+    def _seek(self, t: float) -> None:
+        if t <= EPS or self._timeless:
+            self._restart()
+            return
+        target = int(math.floor(self._start_pts + t / self._tb))
+        try:
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            self._restart()
+            return
+        self._reset(self._iter_frames(), at_start=False)
+
+    # -- decoding -------------------------------------------------------------------
+    def _iter_frames(self):
+        """Yield decoded frames; unreadable packets are skipped, read errors end the stream."""
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except (av.FFmpegError, OSError):
+                break
+            try:
+                yield from packet.decode()
+            except av.FFmpegError:
+                continue
+        try:  # a read error skipped demux's final flush packet: drain the decoder
+            yield from self._stream.decode(None)
+        except (av.FFmpegError, EOFError):
+            pass
+
+    def _pull(self) -> _Decoded | None:
+        frame = next(self._frames, None)
+        if frame is None:
+            return None
+        if frame.pts is None:
+            self._timeless = True
+            time = self._count / self._fps
+        else:
+            time = (frame.pts - self._start_pts) * self._tb
+        self._count += 1
+        if frame.key_frame:
+            if self._last_key is not None:
+                self._gop = max(self._gop, time - self._last_key)
+            self._last_key = time
+        return _Decoded(time, frame)
+
+    def _advance(self, t: float) -> None:
+        """Decode until ``_next`` is after ``t``; ``_prev`` becomes the frame shown at ``t``."""
+        while True:
+            if self._next is None:
+                self._next = self._pull()
+                if self._next is None:  # end of decodable data
+                    if self._prev is not None:
+                        self._end = min(self._end, self._prev.time)
+                    return
+            if self._next.time > t + EPS:
+                return
+            self._prev, self._next = self._next, None
+
+    # -- seeking policy -------------------------------------------------------------
+    def _keyframe_before(self, t: float) -> float | None:
+        """Time of the index's keyframe at or before ``t`` (-inf if none; None if no index)."""
+        entries = self._stream.index_entries
+        if len(entries) == 0:
+            return None
+        k = entries.search_timestamp(int(math.floor(self._start_pts + t / self._tb)), backward=True)
+        return -math.inf if k < 0 else (entries[k].timestamp - self._start_pts) * self._tb
+
+    def _must_go_back(self, t: float) -> bool:
+        if self._prev is not None:
+            return self._prev.time > t + EPS
+        return self._next is not None and self._next.time > t + EPS and not self._at_start
+
+    def _worth_seeking(self, t: float) -> bool:
+        current = self._next or self._prev
+        if self._timeless or current is None or t <= current.time + EPS:
+            return False
+        keyframe = self._keyframe_before(t)
+        if keyframe is None:
+            return t - current.time > max(_NO_INDEX_SEEK_GAP, self._gop)
+        return keyframe > current.time + EPS
+
+    def locate(self, t: float) -> _Decoded:
+        """Return the frame displayed at ``t`` seconds (clamped to the first/last frame).
+
+        Calls should come in non-decreasing ``t`` for speed; earlier times cost a seek.
+        """
+        t = min(t, self._end)
+        if self._must_go_back(t) or self._worth_seeking(t):
+            self._seek(t)
+        back = 1.0
+        while True:
+            self._advance(t)
+            if self._prev is not None:
+                return self._prev
+            if self._at_start:
+                if self._next is not None:  # t is before the first frame
+                    return self._next
+                raise unreadable(self._path, "no decodable video frames (is the file truncated or corrupt?)")
+            # The seek landed after t or on missing data: go further back.
+            if t - back <= EPS:
+                self._restart()
+            else:
+                self._seek(t - back)
+                back *= 4
+
+    def close(self) -> None:
+        self._frames = iter(())
+        self._prev = self._next = None
+        self._container.close()
+
+
+class PyAVSource(VideoSource):
+    """A video read with PyAV (FFmpeg). See :class:`~mmlong.video.source.VideoSource`."""
+
+    backend = "pyav"
+
+    def __init__(self, path: Path):
+        container, stream = _open_stream(path)
+        try:
+            info = read_info(path, container, stream)
+        except MmlongError:
+            container.close()
+            raise
+        except (av.FFmpegError, OSError, ValueError, ZeroDivisionError) as exc:
+            container.close()
+            raise unreadable(path, f"bad metadata ({exc})") from exc
+        super().__init__(path, info)
+        self._cursor: _Cursor | None = _Cursor(path, container, stream, info.fps)
+
+    def frames_at(self, timestamps, *, size=None) -> tuple[np.ndarray, np.ndarray]:
+        """See :meth:`VideoSource.frames_at`. Shapes: (N,) seconds -> (N, H, W, 3), (N,)."""
+        if self._cursor is None:
+            raise MmlongError(f"video {str(self.path)!r} is closed; open it again with mmlong.video.open")
+        times = check_times(timestamps)
+        out_hw = resolve_size(size, self.height, self.width) or (self.height, self.width)
+        frames = np.empty((len(times), *out_hw, 3), np.uint8)
+        actual = np.empty(len(times), np.float64)
+        last, rgb = None, None
+        try:
+            for i in np.argsort(times, kind="stable"):
+                item = self._cursor.locate(float(times[i]))
+                if item is not last:
+                    last, rgb = item, resize_rgb(item.frame.to_ndarray(format="rgb24"), out_hw)
+                frames[i], actual[i] = rgb, item.time
+        except MmlongError:
+            raise
+        except Exception as exc:  # FFmpeg/PyAV errors of any kind: one line, cause chained
+            raise unreadable(self.path, f"decoding failed ({type(exc).__name__}: {exc})") from exc
+        return frames, actual
+
+    def close(self) -> None:
+        """Close the underlying container (idempotent)."""
+        cursor, self._cursor = getattr(self, "_cursor", None), None
+        if cursor is not None:
+            cursor.close()
