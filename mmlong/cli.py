@@ -48,25 +48,31 @@ def _cmd_ask(args) -> int:
 
     import mmlong
 
-    if args.model is None:
-        raise MmlongError(
-            "pass --model: a Qwen-VL hub id or local checkpoint (e.g. Qwen/Qwen2.5-VL-7B-Instruct), "
-            "or tiny:qwen2_5_vl for a random-weight smoke test"
-        )
     if args.video and not os.path.exists(args.video):
         raise MmlongError(f"video {args.video!r} does not exist; pass the path of a video file")
-    pipe = mmlong.load(args.model, pos=args.pos, device=args.device, dtype=args.dtype, fps=args.fps,
-                       num_frames=args.frames, max_frames=args.max_frames, max_new_tokens=args.max_new_tokens,
-                       **_opts(args.opt))
+    kw = dict(pos=args.pos, device=args.device, **_opts(args.opt))
+    if (args.route or ("silvr" if args.model == "default" else "direct")) == "direct":
+        kw.update(dtype=args.dtype, fps=args.fps, num_frames=args.frames, max_frames=args.max_frames)
+    else:
+        kw.update(reasoner=args.reasoner, cache_dir=args.cache_dir)
+    pipe = mmlong.load(args.model, route=args.route, max_new_tokens=args.max_new_tokens, **kw)
+    if hasattr(pipe, "config") and hasattr(pipe.config, "progress") and not args.json:
+        import dataclasses
+
+        pipe.config = dataclasses.replace(pipe.config, progress=True)
     ans = pipe.ask(args.question, video=args.video, images=args.image or None)
     if args.json:
         print(json.dumps({"answer": ans.text, "cited_times": ans.cited_times, "frame_times": ans.frame_times,
-                          "tokens": ans.tokens, "timings": ans.timings, "config": ans.config}))
+                          "tokens": ans.tokens, "timings": ans.timings, "config": ans.config,
+                          "evidence": ans.evidence, "notes": ans.notes,
+                          "granularity": ans.context.get("granularity")}, default=str))
     else:
-        print(ans.text)
-        times = ", ".join(f"{t:.1f}s" for t in ans.cited_times) or "none"
-        print(f"[cited times: {times}; {len(ans.frame_times)} frames; {ans.tokens['prompt']} prompt tokens; "
-              f"model {pipe.config.model}, pos {pipe.config.pos}]", file=sys.stderr)
+        from mmlong.silvr.segments import hms
+
+        times = ", ".join(hms(t) for t in ans.cited_times) or "none"
+        print(f"{ans.text}\n[cited: {times}]")
+        for note in ans.notes:
+            print(f"[note: {note}]", file=sys.stderr)
     return 0
 
 
@@ -88,6 +94,9 @@ def _cmd_schemes(args) -> int:
 # Subcommands living in their own modules: each exposes ``add_parser(subparsers)`` that
 # registers its parser with ``set_defaults(fn=...)``. Add a capability by adding one line.
 PLUGINS: list[str] = [
+    "mmlong.eval.cli",
+    "mmlong.video.cli",
+    "mmlong.data.cli",
 ]
 
 
@@ -100,7 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="answer a question about a video (and/or images)")
     a.add_argument("video", nargs="?", help="video file")
     a.add_argument("question")
-    a.add_argument("--model", help="hub id, local checkpoint folder, or tiny:FAMILY")
+    a.add_argument("--model", default="default",
+                   help="default (offline language route), a Qwen-VL hub id / local checkpoint, or tiny:FAMILY")
+    a.add_argument("--route", choices=["silvr", "direct"], default=None,
+                   help="silvr: OCR+ASR(+captions) -> LLM; direct: frames -> VLM (default: silvr for --model default)")
+    a.add_argument("--reasoner", default=None, help="language route LLM: smollm2 (default) or a hub id / path")
+    a.add_argument("--cache-dir", default=None, help="language route cache (default ~/.cache/mmlong)")
     a.add_argument("--image", action="append", help="image file (repeatable)")
     a.add_argument("--pos", default=None, help="position scheme (see `mmlong schemes`); default native")
     a.add_argument("--opt", action="append", metavar="KEY=VALUE", help="scheme option, e.g. gamma=1.5 (repeatable)")

@@ -27,7 +27,7 @@ def test_ask_json(video, capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["ask", "/no/such.mp4", "q", "--model", "tiny:qwen2_vl"], "does not exist"),
-    (["ask", "VIDEO", "q"], "pass --model"),
+    (["ask", "VIDEO", "q", "--route", "direct"], "direct route needs a Qwen-VL model"),
     (["ask", "VIDEO", "q", "--model", "tiny:qwen2_vl", "--pos", "zzz"], "unknown position scheme"),
     (["ask", "VIDEO", "q", "--model", "tiny:qwen2_vl", "--opt", "gamma"], "key=value"),
     (["ask", "VIDEO", "q", "--model", "tiny:qwen2_vl", "--pos", "hope", "--opt", "gamma=0"], "gamma must be > 0"),

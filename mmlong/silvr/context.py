@@ -1,0 +1,143 @@
+"""Adaptive granularity: fit the stage-1 text into the reasoner's context.
+
+SiLVR's adaptive reduction (benchmarks.md §B2): render the transcript at clip length L,
+starting from the finest, and coarsen (L doubles: neighbouring clips merge, repeated OCR
+lines and captions are dropped) until the prompt fits ``budget`` tokens. If even the
+coarsest L does not fit, or when ``select`` asks for it to help a small reasoner, clips are
+ranked by relevance to the question and the best are kept, in time order, within budget.
+
+Worked example: speech at 3-5 s and 40-44 s, a slide shown 0-30 s and another 30-60 s;
+at L = 32 the clips are [0, 32) with the first slide and the first speech line and
+[32, 64) with the second slide and the second speech line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from mmlong.silvr.segments import Segment, Transcript, hms
+
+GRANULARITIES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+@dataclass(frozen=True)
+class ClipText:
+    """The text of one clip [start, end) at some granularity."""
+
+    start: float
+    end: float
+    speech: tuple[str, ...]
+    screen: tuple[str, ...]
+    captions: tuple[str, ...]
+
+    def render(self) -> str:
+        parts = []
+        if self.speech:
+            parts.append("Speech: " + " ".join(self.speech))
+        if self.screen:
+            parts.append("Screen: " + " / ".join(self.screen))
+        if self.captions:
+            parts.append("Caption: " + " ".join(self.captions))
+        return f"[{hms(self.start)} --> {hms(self.end)}] " + " | ".join(parts)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.speech or self.screen or self.captions)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The text handed to the reasoner and how it was chosen."""
+
+    granularity: float  # clip length L in seconds
+    clips: tuple[ClipText, ...]  # kept clips in time order
+    text: str  # rendered lines
+    tokens: int  # tokens of the full prompt
+    selected: bool  # True when relevance selection dropped clips
+    total_clips: int  # clips at this granularity before selection
+
+
+def clips_at(transcript: Transcript, L: float) -> list[ClipText]:
+    """Group segments into clips of ``L`` seconds; drop OCR lines / captions repeated from the previous clip.
+
+    A segment belongs to the clip holding its start time; speech lines are kept in order.
+    """
+    n = max(1, math.ceil(max(transcript.duration, 1e-6) / L))
+    bins: list[dict[str, list[str]]] = [{"speech": [], "screen": [], "caption": []} for _ in range(n)]
+    for s in transcript.segments:
+        i = min(n - 1, max(0, int(s.start // L)))
+        lines = [t.strip() for t in s.text.split(" / ")] if s.source == "screen" else [s.text.strip()]
+        for line in lines:
+            if line and line not in bins[i][s.source]:
+                bins[i][s.source].append(line)
+    out, prev_screen, prev_caps = [], set(), set()
+    for i, b in enumerate(bins):
+        screen = tuple(x for x in b["screen"] if x not in prev_screen)
+        caps = tuple(x for x in b["caption"] if x not in prev_caps)
+        prev_screen, prev_caps = set(b["screen"]) or prev_screen, set(b["caption"]) or prev_caps
+        end = (i + 1) * L if transcript.duration <= i * L else min((i + 1) * L, transcript.duration)
+        c = ClipText(i * L, end, tuple(b["speech"]), screen, caps)
+        if not c.empty:
+            out.append(c)
+    return out
+
+
+def fit(transcript: Transcript, question: str, prompt_fn: Callable[[str, Sequence[ClipText], float], str],
+        count_tokens: Callable[[str], int], budget: int, *, select: str = "auto",
+        relevance: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
+        select_budget: int | None = None, granularities: Sequence[float] = GRANULARITIES) -> Context:
+    """Choose the finest granularity whose prompt fits ``budget`` tokens.
+
+    Args:
+        transcript: stage-1 segments.
+        question: the user's question (part of the prompt).
+        prompt_fn: ``(question, clips, L) -> prompt`` for the reasoner.
+        count_tokens: the reasoner tokenizer's token count.
+        budget: max prompt tokens (context window minus the answer budget).
+        select: ``"auto"`` (relevance only when nothing fits), ``"always"`` (rank and keep the
+            best within ``select_budget``, to help a small reasoner) or ``"never"``.
+        relevance: ``(question, clip_texts) -> scores``; required unless select == "never".
+        select_budget: token budget when selecting (default ``budget``).
+
+    Returns:
+        The chosen :class:`Context`.
+    """
+    chosen = None
+    for L in granularities:
+        clips = clips_at(transcript, L)
+        prompt = prompt_fn(question, clips, L)
+        tokens = count_tokens(prompt)
+        chosen = (L, clips, prompt, tokens)
+        if tokens <= budget:
+            break
+    L, clips, prompt, tokens = chosen
+    fits = tokens <= budget
+    if select == "never" or (select == "auto" and fits) or relevance is None or not clips:
+        return Context(L, tuple(clips), prompt, tokens, False, len(clips))
+    sel_budget = select_budget or budget
+    if not fits:  # even the coarsest is too long: select among clips small enough to keep several
+        for g in granularities:
+            cand = clips_at(transcript, g)
+            if max(count_tokens(c.render()) for c in cand) <= sel_budget // 4:
+                L, clips = g, cand
+            else:
+                break
+    return _select(question, clips, L, prompt_fn, count_tokens, sel_budget, relevance)
+
+
+def _select(question, clips, L, prompt_fn, count_tokens, budget, relevance) -> Context:
+    """Keep the most relevant clips (in time order) whose prompt fits ``budget``."""
+    scores = list(relevance(question, [c.render() for c in clips]))
+    order = sorted(range(len(clips)), key=lambda i: -scores[i])
+    kept: list[int] = []
+    prompt, tokens = prompt_fn(question, [], L), count_tokens(prompt_fn(question, [], L))
+    for i in order:
+        trial = sorted(kept + [i])
+        p = prompt_fn(question, [clips[j] for j in trial], L)
+        t = count_tokens(p)
+        if t > budget:
+            continue
+        kept, prompt, tokens = trial, p, t
+    return Context(L, tuple(clips[j] for j in kept), prompt, tokens, True, len(clips))

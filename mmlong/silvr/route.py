@@ -1,0 +1,141 @@
+"""The language route (SiLVR) as a pipeline: describe once, then answer many questions.
+
+    pipe = mmlong.load("default")                   # OCR + ASR + SmolLM2, all offline
+    ans = pipe.ask("What is the secret number?", video="lecture.mp4")
+    print(ans.text, ans.cited_times, ans.context["granularity"])
+
+Stage 1 runs each describer (OCR on scene changes, ASR, optionally VLM captions) and caches
+the result on disk by video hash + settings; stage 2 fits the text into the reasoner's
+context (adaptive granularity, relevance selection) and generates a grounded answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mmlong.answer import Answer, cited_times
+from mmlong.errors import MmlongError
+from mmlong.silvr.asr import ASRDescriber, ASRSettings
+from mmlong.silvr.cache import StageCache, video_hash
+from mmlong.silvr.context import fit
+from mmlong.silvr.ocr import OCRDescriber, OCRSettings
+from mmlong.silvr.reasoner import Reasoner, ReasonerSettings, build_prompt, ground
+from mmlong.silvr.segments import Transcript
+
+
+@dataclass(frozen=True)
+class SilvrConfig:
+    """Resolved settings of the language route."""
+
+    ocr: OCRSettings | None = field(default_factory=OCRSettings)  # None disables OCR
+    asr: ASRSettings | None = field(default_factory=ASRSettings)  # None disables ASR
+    caption_model: str | None = None  # a Qwen-VL id/path/tiny:FAMILY to caption clips; None = no captions
+    reasoner: ReasonerSettings = field(default_factory=ReasonerSettings)
+    embedder: str = "packaged:all-MiniLM-L6-v2"  # sentence embedder for relevance selection
+    cache_dir: str | None = None  # None = ~/.cache/mmlong
+    device: str = "cpu"
+    progress: bool = False  # print per-stage progress bars to stderr
+
+
+def _bar(desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=100, desc=desc, file=sys.stderr, leave=False)
+
+    def update(done, total):
+        bar.n = int(100 * done / max(total, 1e-9))
+        bar.refresh()
+
+    update.close = bar.close  # type: ignore[attr-defined]
+    return update
+
+
+class SilvrPipeline:
+    """Video -> stage-1 text (cached) -> adaptive context -> reasoner answer."""
+
+    route = "silvr"
+
+    def __init__(self, config: SilvrConfig = SilvrConfig()):
+        from mmlong.llm.loader import default_cache_dir
+        from mmlong.silvr.embed import Embedder
+
+        self.config = config
+        self.cache = StageCache(config.cache_dir or default_cache_dir())
+        self.describers = []
+        if config.ocr is not None:
+            self.describers.append(OCRDescriber(config.ocr))
+        if config.asr is not None:
+            self.describers.append(ASRDescriber(config.asr, device="cuda" if config.device.startswith("cuda") else "cpu"))
+        if config.caption_model:
+            from mmlong.silvr.captions import CaptionDescriber, CaptionSettings
+
+            self.describers.append(CaptionDescriber(CaptionSettings(model=config.caption_model)))
+        self.reasoner = Reasoner(config.reasoner, device=config.device)
+        self.embedder = Embedder(config.embedder, device=config.device)
+
+    def __repr__(self) -> str:
+        return f"SilvrPipeline({self.config})"
+
+    def describe(self, video: str) -> tuple[Transcript, dict]:
+        """Stage 1 for ``video`` (cached). Returns the transcript and per-describer seconds (0 when cached)."""
+        if not isinstance(video, (str, os.PathLike)) or not os.path.exists(video):
+            raise MmlongError(f"video {video!r} does not exist; the language route needs a video file path")
+        video = str(video)
+        vh = video_hash(video)
+        total, timings = None, {}
+        for d in self.describers:
+            t0 = time.perf_counter()
+            got = self.cache.get(vh, d.key())
+            if got is None:
+                bar = _bar(f"stage 1: {d.name}", self.config.progress)
+                got = d.describe(video, progress=bar)
+                if bar:
+                    bar.close()
+                self.cache.put(vh, d.key(), got)
+            timings[f"{d.name}_s"] = time.perf_counter() - t0
+            total = got if total is None else total.merged(got)
+        if total is None:
+            raise MmlongError("the language route has no describers; enable OCR, ASR or captions")
+        return total, timings
+
+    def ask(self, question: str, *, video=None, images=None, stream=None) -> Answer:
+        """Answer ``question`` about ``video`` (a path). ``images`` are not supported on this route."""
+        if not isinstance(question, str) or not question.strip():
+            raise MmlongError("ask() needs a non-empty question string")
+        if video is None:
+            raise MmlongError("the language route answers questions about a video: pass video=PATH")
+        if images:
+            raise MmlongError("the language route takes no images; use a Qwen-VL model (--route direct) for images")
+        t0 = time.perf_counter()
+        transcript, stage1 = self.describe(video)
+        t1 = time.perf_counter()
+        st = self.config.reasoner
+        ctx = fit(transcript, question, build_prompt, self.reasoner.count_tokens, self.reasoner.budget,
+                  select=st.select, relevance=self.embedder.relevance, select_budget=st.select_tokens)
+        t2 = time.perf_counter()
+        text = self.reasoner.answer(ctx.text, stream=stream)
+        t3 = time.perf_counter()
+        kept = [s for s in transcript.segments
+                if any(c.start <= s.start < c.end or c.start <= s.start + 1e-6 < c.end for c in ctx.clips)]
+        evidence = ground(text, question, kept) or ground(text, question, transcript.segments)
+        cites = [round(s.start, 2) for s in evidence[:3]] or cited_times(text)
+        return Answer(
+            text=text, question=question, cited_times=cites, frame_times=[],
+            config={"route": "silvr", **_plain(self.config)},
+            tokens={"prompt": ctx.tokens, "clips_kept": len(ctx.clips), "clips_total": ctx.total_clips},
+            timings={"stage1_s": t1 - t0, **stage1, "context_s": t2 - t1, "reason_s": t3 - t2},
+            evidence=[dataclasses.asdict(s) for s in evidence[:3]], notes=list(transcript.notes),
+            context={"granularity": ctx.granularity, "selected": ctx.selected, "text": ctx.text},
+        )
+
+
+def _plain(cfg) -> dict:
+    d = dataclasses.asdict(cfg)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
