@@ -38,6 +38,7 @@ class Answer:
         question: the question asked.
         cited_times: seconds cited in ``text`` (see :func:`cited_times`).
         frame_times: timestamps (s) of the frames the model saw.
+        cited_pages: for documents, the 1-based pages cited.
         config: the resolved pipeline config.
         tokens: prompt / image / video / generated token counts.
         timings: seconds per stage.
@@ -50,6 +51,7 @@ class Answer:
     question: str
     cited_times: list[float] = field(default_factory=list)
     frame_times: list[float] = field(default_factory=list)
+    cited_pages: list[int] = field(default_factory=list)  # documents: 1-based pages backing the answer
     config: dict = field(default_factory=dict)
     tokens: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)

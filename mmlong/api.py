@@ -14,6 +14,7 @@ The direct route: frames (seek-sampled with timestamps) -> mmlong's Qwen-VL inpu
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,8 @@ class PipelineConfig:
     num_frames: int | None = None  # fixed frame count (overrides fps)
     max_frames: int = 64  # cap on sampled frames
     max_new_tokens: int = 128  # answer length cap
+    max_pages: int = 16  # documents: pages rendered as images on the direct route
+    page_side: int = 896  # documents: longer side of a rendered page in pixels
 
 
 def _default_device() -> str:
@@ -176,6 +179,12 @@ class Pipeline:
     def __repr__(self) -> str:
         return f"Pipeline({self.config})"
 
+    def _pages(self, document) -> list:
+        from mmlong.docs import open_pdf
+
+        with open_pdf(str(document), max_pages=self.config.max_pages) as doc:
+            return [doc.render(i, max_side=self.config.page_side) for i in range(len(doc.pages))]
+
     def _clip(self, video, **overrides):
         from mmlong.video import Clip, sample
 
@@ -185,9 +194,12 @@ class Pipeline:
         return sample(str(video), fps=None if c.num_frames else c.fps, num_frames=c.num_frames,
                       max_frames=c.max_frames)
 
-    def ask(self, question: str, *, video=None, images=None, max_new_tokens: int | None = None,
-            num_frames: int | None = None, fps: float | None = None) -> Answer:
-        """Answer ``question`` about a video (path or Clip) and/or images.
+    def ask(self, question: str, *, video=None, images=None, document=None, max_new_tokens: int | None = None,
+            num_frames: int | None = None, fps: float | None = None, stream=None) -> Answer:
+        """Answer ``question`` about a video (path or Clip), images and/or a PDF document.
+
+        A document's first ``max_pages`` pages are rendered and shown as images, in order; the
+        answer's "page N" mentions become ``cited_pages``. ``stream`` is a transformers streamer.
 
         Returns:
             :class:`~mmlong.answer.Answer` with the text, cited times, the sampled frame times,
@@ -201,6 +213,12 @@ class Pipeline:
         if not isinstance(question, str) or not question.strip():
             raise MmlongError("ask() needs a non-empty question string")
         t0 = time.perf_counter()
+        n_pages = 0
+        if document is not None:
+            pages = self._pages(document)
+            n_pages = len(pages)
+            images = list(images or []) + pages
+            question = f"The {n_pages} images are pages 1-{n_pages} of a document, in order.\n{question}"
         clip = self._clip(video, num_frames=num_frames, fps=fps) if video is not None else None
         t1 = time.perf_counter()
         inputs = build_inputs(self.family, self.tokenizer, self.spec, question, images=images,
@@ -213,16 +231,18 @@ class Pipeline:
         t2 = time.perf_counter()
         with torch.no_grad(), video_timestamps(self.model, stamps):
             out = self.model.generate(**batch, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
-                                      do_sample=False, pad_token_id=self.tokenizer.pad_token_id)
+                                      do_sample=False, pad_token_id=self.tokenizer.pad_token_id,
+                                      **({"streamer": stream} if stream is not None else {}))
         t3 = time.perf_counter()
         new = out[0, batch["input_ids"].shape[1]:]
         text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
         types = inputs["mm_token_type_ids"][0]
+        pages = sorted({int(p) for p in re.findall(r"\bpages?\s+(\d+)", text, re.I) if 0 < int(p) <= n_pages})
         return Answer(
-            text=text, question=question, cited_times=cited_times(text),
+            text=text, question=question, cited_times=cited_times(text), cited_pages=pages,
             frame_times=[float(t) for t in clip.timestamps] if clip is not None else [],
             config=dataclasses.asdict(self.config),
             tokens={"prompt": int(types.numel()), "image": int((types == 1).sum()), "video": int((types == 2).sum()),
-                    "generated": int(new.numel())},
+                    "generated": int(new.numel()), "pages": n_pages},
             timings={"sample_s": t1 - t0, "inputs_s": t2 - t1, "generate_s": t3 - t2},
         )

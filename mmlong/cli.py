@@ -49,7 +49,7 @@ def _cmd_ask(args) -> int:
     import mmlong
 
     if args.video and not os.path.exists(args.video):
-        raise MmlongError(f"video {args.video!r} does not exist; pass the path of a video file")
+        raise MmlongError(f"{args.video!r} does not exist; pass the path of a video file or a PDF")
     kw = dict(pos=args.pos, device=args.device, **_opts(args.opt))
     if (args.route or ("silvr" if args.model == "default" else "direct")) == "direct":
         kw.update(dtype=args.dtype, fps=args.fps, num_frames=args.frames, max_frames=args.max_frames)
@@ -60,17 +60,19 @@ def _cmd_ask(args) -> int:
         import dataclasses
 
         pipe.config = dataclasses.replace(pipe.config, progress=True)
-    ans = pipe.ask(args.question, video=args.video, images=args.image or None)
+    is_pdf = bool(args.video) and args.video.lower().endswith(".pdf")
+    ans = pipe.ask(args.question, video=None if is_pdf else args.video, images=args.image or None,
+                   document=args.video if is_pdf else None)
     if args.json:
-        print(json.dumps({"answer": ans.text, "cited_times": ans.cited_times, "frame_times": ans.frame_times,
+        print(json.dumps({"answer": ans.text, "cited_times": ans.cited_times, "cited_pages": ans.cited_pages, "frame_times": ans.frame_times,
                           "tokens": ans.tokens, "timings": ans.timings, "config": ans.config,
                           "evidence": ans.evidence, "notes": ans.notes,
                           "granularity": ans.context.get("granularity")}, default=str))
     else:
         from mmlong.silvr.segments import hms
 
-        times = ", ".join(hms(t) for t in ans.cited_times) or "none"
-        print(f"{ans.text}\n[cited: {times}]")
+        cites = [hms(t) for t in ans.cited_times] + [f"page {p}" for p in ans.cited_pages]
+        print(f"{ans.text}\n[cited: {', '.join(cites) or 'none'}]")
         for note in ans.notes:
             print(f"[note: {note}]", file=sys.stderr)
     return 0
@@ -106,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mmlong", description="Long multimodal input for Qwen-VL models.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    a = sub.add_parser("ask", help="answer a question about a video (and/or images)")
-    a.add_argument("video", nargs="?", help="video file")
+    a = sub.add_parser("ask", help="answer a question about a video or a PDF (and/or images)")
+    a.add_argument("video", nargs="?", help="video file, or a .pdf document")
     a.add_argument("question")
     a.add_argument("--model", default="default",
                    help="default (offline language route), a Qwen-VL hub id / local checkpoint, or tiny:FAMILY")

@@ -69,9 +69,10 @@ def clips_at(transcript: Transcript, L: float) -> list[ClipText]:
     for s in transcript.segments:
         i = min(n - 1, max(0, int(s.start // L)))
         lines = [t.strip() for t in s.text.split(" / ")] if s.source == "screen" else [s.text.strip()]
+        key = s.source if s.source in ("speech", "screen") else "caption"  # captions, document text
         for line in lines:
-            if line and line not in bins[i][s.source]:
-                bins[i][s.source].append(line)
+            if line and line not in bins[i][key]:
+                bins[i][key].append(line)
     out, prev_screen, prev_caps = [], set(), set()
     for i, b in enumerate(bins):
         screen = tuple(x for x in b["screen"] if x not in prev_screen)

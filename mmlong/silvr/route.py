@@ -105,12 +105,14 @@ class SilvrPipeline:
             raise MmlongError("the language route has no describers; enable OCR, ASR or captions")
         return total, timings
 
-    def ask(self, question: str, *, video=None, images=None, stream=None) -> Answer:
-        """Answer ``question`` about ``video`` (a path). ``images`` are not supported on this route."""
+    def ask(self, question: str, *, video=None, images=None, document=None, stream=None) -> Answer:
+        """Answer ``question`` about ``video`` or ``document`` (paths). Images need the direct route."""
         if not isinstance(question, str) or not question.strip():
             raise MmlongError("ask() needs a non-empty question string")
+        if document is not None:
+            return self._ask_document(question, str(document), stream)
         if video is None:
-            raise MmlongError("the language route answers questions about a video: pass video=PATH")
+            raise MmlongError("the language route answers questions about a video or a document: pass video= or document=")
         if images:
             raise MmlongError("the language route takes no images; use a Qwen-VL model (--route direct) for images")
         t0 = time.perf_counter()
@@ -133,6 +135,37 @@ class SilvrPipeline:
             timings={"stage1_s": t1 - t0, **stage1, "context_s": t2 - t1, "reason_s": t3 - t2},
             evidence=[dataclasses.asdict(s) for s in evidence[:3]], notes=list(transcript.notes),
             context={"granularity": ctx.granularity, "selected": ctx.selected, "text": ctx.text},
+        )
+
+
+    def _ask_document(self, question: str, path: str, stream=None) -> Answer:
+        from mmlong.docs import open_pdf
+        from mmlong.silvr.documents import doc_prompt_fn, document_transcript
+
+        t0 = time.perf_counter()
+        with open_pdf(path) as doc:
+            transcript, page_of = document_transcript(doc.pages)
+            n_pages = len(doc.pages)
+        t1 = time.perf_counter()
+        st = self.config.reasoner
+        ctx = fit(transcript, question, doc_prompt_fn(page_of), self.reasoner.count_tokens, self.reasoner.budget,
+                  select=st.select, relevance=self.embedder.relevance, select_budget=st.select_tokens)
+        t2 = time.perf_counter()
+        text = self.reasoner.answer(ctx.text, stream=stream) if transcript.segments else ""
+        t3 = time.perf_counter()
+        evidence = ground(text, question, transcript.segments)
+        pages = []
+        for s in evidence:
+            p = page_of[int(s.start)]
+            if p not in pages:
+                pages.append(p)
+        return Answer(
+            text=text, question=question, cited_pages=pages[:3], config={"route": "silvr", **_plain(self.config)},
+            tokens={"prompt": ctx.tokens, "clips_kept": len(ctx.clips), "clips_total": ctx.total_clips, "pages": n_pages},
+            timings={"read_s": t1 - t0, "context_s": t2 - t1, "reason_s": t3 - t2},
+            evidence=[{**dataclasses.asdict(s), "page": page_of[int(s.start)]} for s in evidence[:3]],
+            notes=list(transcript.notes), context={"granularity": ctx.granularity, "selected": ctx.selected,
+                                                   "text": ctx.text, "unit": "chunk"},
         )
 
 
