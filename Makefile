@@ -7,19 +7,22 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.mmlong-installed
 # CPU torch first so nothing later pulls a multi-GB CUDA build (see README).
 TORCH   ?= torch==2.13.0
-EXTRAS  ?= dev,asr,ocr,llm,docs
+EXTRAS  ?= dev,asr,ocr,llm,docs,ui,plot
 DEMO    := .mmlong_cache/demo
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup sysdeps demo test clean
 
-# espeak-ng synthesises the speech of generated lectures (tests and demo); Debian package.
+# Debian packages: espeak-ng synthesises the speech of generated lectures (tests, demo);
+# chromium + chromium-driver run the demo's browser test. Missing ones only skip tests.
+SYSPKGS := espeak-ng chromium chromium-driver
 sysdeps:
-	@command -v espeak-ng >/dev/null 2>&1 || { \
-	  (apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null 2>&1 || \
-	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null 2>&1)) \
-	  || echo "warning: could not install espeak-ng (apt-get install espeak-ng); speech tests will skip"; }
+	@missing=""; for c in espeak-ng chromium chromedriver; do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  (apt-get install -y -qq --no-install-recommends $(SYSPKGS) >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends $(SYSPKGS) >/dev/null 2>&1)) \
+	  || echo "warning: could not install $(SYSPKGS) (apt-get install $(SYSPKGS)); dependent tests will skip"; fi
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)

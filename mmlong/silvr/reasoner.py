@@ -93,6 +93,10 @@ class Reasoner:
         return self._model, self._tok
 
     @property
+    def tokenizer(self):
+        return self._load()[1]
+
+    @property
     def budget(self) -> int:
         m, _ = self._load()
         ctx = self.settings.context_tokens or min(int(getattr(m.config, "max_position_embeddings", 2048)), 8192)

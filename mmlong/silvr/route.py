@@ -50,8 +50,7 @@ def _bar(desc: str, enabled: bool):
     bar = tqdm(total=100, desc=desc, file=sys.stderr, leave=False)
 
     def update(done, total):
-        bar.n = int(100 * done / max(total, 1e-9))
-        bar.refresh()
+        bar.update(max(0, int(100 * done / max(total, 1e-9)) - bar.n))
 
     update.close = bar.close  # type: ignore[attr-defined]
     return update
@@ -82,6 +81,11 @@ class SilvrPipeline:
 
     def __repr__(self) -> str:
         return f"SilvrPipeline({self.config})"
+
+    @property
+    def tokenizer(self):
+        """The reasoner's tokenizer (loads the reasoner), e.g. for a ``TextIteratorStreamer``."""
+        return self.reasoner.tokenizer
 
     def describe(self, video: str) -> tuple[Transcript, dict]:
         """Stage 1 for ``video`` (cached). Returns the transcript and per-describer seconds (0 when cached)."""
