@@ -1,0 +1,164 @@
+"""``mmlong eval``: lmms-eval's flags and output layout, plus resume, rescore and single-doc reruns.
+
+    mmlong eval --model tiny:qwen2_5_vl --pos hope --opt gamma=1.5 --tasks mmneedle,vniah_synth \\
+        --limit 8 --output-path runs/ --log-samples
+    mmlong eval --model Qwen/Qwen2.5-VL-7B-Instruct --tasks longvideobench_val_v \\
+        --data-dir longvideobench_val_v=/data/LongVideoBench --output-path runs/
+    mmlong eval ... --resume RUN_ID             # continue a killed run
+    mmlong eval ... --resume RUN_ID --only 12   # rerun one doc of it
+    mmlong eval --rescore runs/oracle/RUN_ID_results.json
+    accelerate launch --num_processes 8 -m mmlong.cli eval ...   # data parallel, rank 0 merges
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from mmlong.errors import MmlongError
+
+MODEL_ARGS = {"pretrained": "model", "max_num_frames": "max_frames", "max_frames": "max_frames", "fps": "fps",
+              "num_frames": "num_frames", "max_new_tokens": "max_new_tokens", "device": "device", "dtype": "dtype",
+              "torch_dtype": "dtype"}
+
+
+def _value(text: str):
+    from mmlong.cli import _value as parse
+
+    return parse(text)
+
+
+def _pairs(items, flag: str, sep: str = "=") -> list[tuple[str, str]]:
+    out = []
+    for item in items or []:
+        if sep not in item:
+            raise MmlongError(f"{flag} takes KEY{sep}VALUE (got {item!r})")
+        k, v = item.split(sep, 1)
+        out.append((k.strip(), v.strip()))
+    return out
+
+
+def config_from_args(args):
+    """The :class:`EvalConfig` for parsed CLI arguments."""
+    from mmlong.cli import _opts
+    from mmlong.eval.config import EvalConfig
+
+    fields = {"model": args.model, "fps": args.fps, "num_frames": args.num_frames, "max_frames": args.max_frames,
+              "max_new_tokens": args.max_new_tokens, "device": args.device, "dtype": args.dtype}
+    for k, v in _pairs([p for chunk in args.model_args or [] for p in chunk.split(",") if p], "--model_args"):
+        if k not in MODEL_ARGS:
+            raise MmlongError(f"--model_args key {k!r} is not supported; use {', '.join(MODEL_ARGS)} or mmlong flags")
+        fields[MODEL_ARGS[k]] = v if MODEL_ARGS[k] in ("model", "device", "dtype") else _value(v)
+    data_dirs = {}
+    for item in args.data_dir or []:
+        task, _, path = item.rpartition("=") if "=" in item else ("*", "", item)
+        data_dirs[task or "*"] = path
+    task_opts: dict = {}
+    for k, v in _pairs(args.task_opt, "--task-opt"):
+        task, _, key = k.partition(".")
+        if not key:
+            raise MmlongError(f"--task-opt takes TASK.KEY=VALUE (got {k}={v}), e.g. mmneedle.m=10")
+        task_opts.setdefault(task, {})[key] = _value(v)
+    seed = int(str(args.seed).split(",")[0])
+    only = tuple(o for chunk in args.only or [] for o in chunk.split(",") if o)
+    run_id, resume = args.run_id, bool(args.resume)
+    if isinstance(args.resume, str):
+        run_id = args.resume
+    if resume and not run_id:
+        run_id = _latest_run(args.output_path, fields["model"])
+    tasks = tuple(t for t in (args.tasks or "").split(",") if t)
+    unknown_opts = set(task_opts) - set(tasks)
+    if unknown_opts:
+        raise MmlongError(f"--task-opt names task(s) {', '.join(sorted(unknown_opts))} that are not in --tasks")
+    return EvalConfig(
+        tasks=tasks, pos=args.pos, pos_options=_opts(args.opt), prefill=args.prefill, reduce=args.reduce,
+        budget=args.budget, limit=args.limit, only=only, output_path=args.output_path, log_samples=args.log_samples,
+        batch_size=args.batch_size, seed=seed, run_id=run_id, resume=resume, data_dirs=data_dirs,
+        task_options=task_opts, **fields)
+
+
+def _latest_run(output_path, model) -> str:
+    from mmlong.eval.output import model_dir_name
+
+    if not output_path or not model:
+        raise MmlongError("--resume without a run id needs --output-path and --model to find the latest run")
+    runs = sorted((Path(output_path) / model_dir_name(model)).glob("*_results.json"))
+    if not runs:
+        raise MmlongError(f"no run to resume in {Path(output_path) / model_dir_name(model)}; start one without --resume")
+    return runs[-1].name[: -len("_results.json")]
+
+
+def _list_tasks() -> int:
+    import importlib
+
+    from mmlong.eval.tasks import TASKS
+
+    for name, target in TASKS.items():
+        doc = (importlib.import_module(target.split(":")[0]).__doc__ or "").strip().splitlines()
+        print(f"{name:24s} {doc[0] if doc else ''}")
+    return 0
+
+
+def run(args) -> int:
+    from mmlong.eval.runner import evaluate, rescore, resolve
+
+    if args.rescore:
+        path = Path(args.rescore)
+        if not path.exists() and args.output_path and args.model:
+            from mmlong.eval.output import model_dir_name
+
+            path = Path(args.output_path) / model_dir_name(args.model) / f"{args.rescore}_results.json"
+        rescore(path)
+        return 0
+    if args.tasks == "list":
+        return _list_tasks()
+    cfg = config_from_args(args)
+    if args.dry_run:
+        print(json.dumps(resolve(cfg), indent=2))
+        return 0
+    results = evaluate(cfg)
+    return 0 if results is None or not results.get("task_errors") else 1
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("eval", help="evaluate on long-input benchmarks (lmms-eval flags and output layout)",
+                              description=__doc__.split("\n\n")[0])
+    a = p.add_argument
+    a("--model", help="random | oracle | tiny:FAMILY | hub id | local checkpoint folder")
+    a("--model_args", "--model-args", action="append", metavar="K=V,...",
+      help="lmms-eval style: pretrained=, max_num_frames=, fps=, num_frames=, max_new_tokens=, device=, dtype=")
+    a("--tasks", help="comma-separated task names; 'list' prints them")
+    a("--pos", help="position scheme (see `mmlong schemes`); default native")
+    a("--opt", action="append", metavar="KEY=VALUE", help="scheme option, e.g. gamma=1.5 (repeatable)")
+    a("--prefill", help="sparse prefill setting (passed to mmlong.load when it supports prefill=)")
+    a("--reduce", help="visual token reduction setting (passed to mmlong.load when it supports reduce=)")
+    a("--budget", help="visual token budget (passed to mmlong.load when it supports budget=)")
+    a("--fps", type=float, help="sampling rate for videos given by path (tasks pin their own frames)")
+    a("--num-frames", type=int, help="fixed frame count for videos given by path")
+    a("--max-frames", "--max_num_frames", dest="max_frames", type=int,
+      help="frame budget per video (default: each task's)")
+    a("--max-new-tokens", type=int, help="answer length cap (default: each task's)")
+    a("--device")
+    a("--dtype")
+    a("--limit", type=float, help="N >= 1: first N docs per task; 0 < x < 1: that fraction")
+    a("--only", action="append", metavar="DOC_ID", help="run only these docs (ID or TASK:ID; repeatable, comma list)")
+    a("--output-path", "--output_path", dest="output_path", help="root folder: DIR/<model>/<run id>_results.json ...")
+    a("--log-samples", "--log_samples", dest="log_samples", action="store_true",
+      help="store prompts in the samples files (samples are always written: resume and rescore read them)")
+    a("--batch-size", "--batch_size", dest="batch_size", type=int, default=1, help="recorded; answers are generated one doc at a time, so they never depend on it")
+    a("--seed", default="0", help="seed (lmms-eval's comma form accepted; the first value is used)")
+    a("--run-id", help="output prefix (default: start time)")
+    a("--resume", nargs="?", const=True, default=False, metavar="RUN_ID",
+      help="continue a run (default: the latest in --output-path), skipping finished docs")
+    a("--rescore", metavar="RUN", help="recompute metrics from a run's samples: its _results.json (or run id)")
+    a("--data-dir", action="append", metavar="[TASK=]DIR", help="data folder of a task (or of all tasks)")
+    a("--task-opt", action="append", metavar="TASK.KEY=VALUE", help="task option, e.g. mmneedle.m=10 (repeatable)")
+    a("--dry-run", action="store_true", help="print the resolved configuration and exit")
+    p.set_defaults(fn=run)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from mmlong.cli import main
+
+    sys.exit(main(["eval", *sys.argv[1:]]))

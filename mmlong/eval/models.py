@@ -1,0 +1,141 @@
+"""What answers a request: the chance baseline, the oracle, or a loaded mmlong pipeline.
+
+Every model has ``generate(request, images, clip, doc_key) -> (text, info)``.
+
+* ``random``: a seeded draw per doc from the task's closed answer set (chance baseline).
+* ``oracle``: for MMNeedle it finds each needle in the haystack by pixel matching (so a
+  100% score checks stitching and the 1-based index/row/column convention end to end);
+  elsewhere it returns the reference answer (a pipeline check only).
+* anything else: ``mmlong.load(model, pos=..., **options)`` and ``Pipeline.ask``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import numpy as np
+
+from mmlong.errors import MmlongError
+from mmlong.eval.tasks.base import doc_rng
+
+#: mmlong.load parameters that other features add; passed only when load() declares them.
+FEATURE_FLAGS = ("prefill", "reduce", "budget")
+
+
+class RandomModel:
+    """Uniform draw from ``request.choices`` (or ``choices(rng)``; else three prompt words), seeded per doc."""
+
+    name = "random"
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def generate(self, req, images, clip, doc_key: str):
+        rng = doc_rng(self.seed, "random-model", doc_key)
+        if callable(req.choices):
+            return str(req.choices(rng)), {}
+        if req.choices:
+            return str(rng.choice(list(req.choices))), {}
+        words = re.findall(r"\w+", req.text) or ["none"]
+        return " ".join(rng.choice(words) for _ in range(3)), {}
+
+
+def locate_by_pixels(haystack: list, needles: list, grid: int, tol: float = 6.0) -> list[tuple[int, int, int] | None]:
+    """Find each needle image in the stitched haystack images by pixel matching.
+
+    Each haystack image is cut into ``grid x grid`` equal cells; the needle is resized to a
+    cell's size (PIL's default filter, as the stitcher did) and compared with every cell by
+    mean absolute difference. The best cell under ``tol`` (0-255 scale) is the match.
+
+    Returns:
+        Per needle, ``(index, row, col)`` 0-based, or None when no cell matches.
+    """
+    from PIL import Image
+
+    arrays = [np.asarray(im.convert("RGB") if hasattr(im, "convert") else im, dtype=np.float32) for im in haystack]
+    out = []
+    for needle in needles:
+        needle = needle if hasattr(needle, "resize") else Image.fromarray(np.asarray(needle))
+        best, where = float("inf"), None
+        for i, arr in enumerate(arrays):
+            ch, cw = arr.shape[0] // grid, arr.shape[1] // grid
+            pix = np.asarray(needle.convert("RGB").resize((cw, ch)), dtype=np.float32)
+            for r in range(grid):
+                for c in range(grid):
+                    d = float(np.abs(arr[r * ch:(r + 1) * ch, c * cw:(c + 1) * cw] - pix).mean())
+                    if d < best:
+                        best, where = d, (i, r, c)
+        out.append(where if best <= tol else None)
+    return out
+
+
+class OracleModel:
+    """Pixel-matching needle finder for MMNeedle; the reference answer for other tasks."""
+
+    name = "oracle"
+
+    def generate(self, req, images, clip, doc_key: str):
+        if "needles" in req.hidden:
+            found = locate_by_pixels(images, req.hidden["needles"], req.hidden["grid"])
+            return "; ".join("-1" if f is None else f"{f[0] + 1}, {f[1] + 1}, {f[2] + 1}" for f in found), {}
+        if callable(req.oracle):
+            return str(req.oracle(req, images, clip)), {}
+        return ("" if req.oracle is None else str(req.oracle)), {}
+
+
+class PipelineModel:
+    """A loaded :class:`mmlong.api.Pipeline`; frames and images come pinned by the task."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+        self.name = getattr(getattr(pipe, "config", None), "model", type(pipe).__name__)
+        self._takes_cap = "max_new_tokens" in inspect.signature(pipe.ask).parameters
+
+    def generate(self, req, images, clip, doc_key: str):
+        extra = {"max_new_tokens": req.max_new_tokens} if self._takes_cap else {}
+        ans = self.pipe.ask(req.text, video=clip, images=images or None, **extra)
+        return ans.text, {"token_counts": getattr(ans, "tokens", None), "timings": getattr(ans, "timings", None)}
+
+
+def load_kwargs(cfg, load=None) -> dict:
+    """Keyword arguments for ``mmlong.load`` from an :class:`EvalConfig`.
+
+    ``prefill`` / ``reduce`` / ``budget`` are passed only if ``load`` declares them as named
+    parameters; otherwise asking for one fails with a one-line error.
+    """
+    if load is None:
+        from mmlong.api import load
+    params = inspect.signature(load).parameters
+    kwargs = {"pos": cfg.pos, "device": cfg.device, "dtype": cfg.dtype, "fps": cfg.fps or 1.0,
+              "num_frames": cfg.num_frames, "max_frames": cfg.max_frames or 64,
+              "max_new_tokens": cfg.max_new_tokens or 128}
+    for name in FEATURE_FLAGS:
+        value = getattr(cfg, name)
+        if value is None:
+            continue
+        p = params.get(name)
+        if p is None or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            raise MmlongError(f"--{name} is not available in this version of mmlong (mmlong.load has no {name}= "
+                              f"parameter yet); drop --{name} or update mmlong")
+        kwargs[name] = value
+    clash = sorted(set(cfg.pos_options) & set(kwargs))
+    if clash:
+        raise MmlongError(f"--opt {', '.join(clash)} clashes with a dedicated flag; use --{clash[0].replace('_', '-')}")
+    return {**kwargs, **cfg.pos_options}
+
+
+def build_model(cfg, shard=None, load=None):
+    """The model for ``cfg.model`` (random / oracle / mmlong.load of anything else)."""
+    kwargs = load_kwargs(cfg, load)  # validates the feature flags for every model kind
+    if cfg.model == "random":
+        return RandomModel(cfg.seed)
+    if cfg.model == "oracle":
+        return OracleModel()
+    if load is None:
+        from mmlong.api import load
+    if shard is not None and shard.world_size > 1 and kwargs["device"] is None:
+        from accelerate import PartialState
+
+        kwargs["device"] = str(PartialState().device)
+    return PipelineModel(load(cfg.model, **kwargs))

@@ -1,0 +1,99 @@
+"""`mmlong eval`: flags (lmms-eval spellings too), dry run, feature flags, end-to-end runs, resume and rescore."""
+
+import json
+
+import pytest
+
+from mmlong.cli import main
+from mmlong.errors import MmlongError
+from mmlong.eval.config import EvalConfig
+from mmlong.eval.models import load_kwargs
+
+NEEDLE = ["--task-opt", "mmneedle.m=2", "--task-opt", "mmneedle.n=2", "--task-opt", "mmneedle.size=16",
+          "--task-opt", "mmneedle.n_seq=6"]
+
+
+def test_tasks_list(capsys):
+    assert main(["eval", "--tasks", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mmneedle", "longvideobench_val_v", "longvideobench_val_i", "longvideobench_test_v",
+                 "videowebarena_qa", "videowebarena_agent", "vniah_synth"):
+        assert name in out
+
+
+def test_dry_run_prints_resolved_config(capsys):
+    rc = main(["eval", "--model", "tiny:qwen2_5_vl", "--pos", "hope", "--opt", "gamma=1.5", "--tasks", "mmneedle",
+               "--limit", "4", "--seed", "7,1234,1234,1234", "--max_num_frames", "8", "--dry-run", *NEEDLE])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["config"]["pos"] == "hope" and out["config"]["pos_options"] == {"gamma": 1.5} and out["config"]["seed"] == 7
+    assert out["model_load_kwargs"]["pos"] == "hope" and out["model_load_kwargs"]["gamma"] == 1.5
+    assert out["model_load_kwargs"]["max_frames"] == 8
+    assert out["tasks"]["mmneedle"]["options"]["m"] == 2 and out["tasks"]["mmneedle"]["options"]["size"] == 16
+
+
+def test_feature_flags_need_a_load_that_takes_them(capsys):
+    import inspect
+
+    import mmlong.api
+
+    has = "prefill" in inspect.signature(mmlong.api.load).parameters
+    rc = main(["eval", "--model", "oracle", "--tasks", "mmneedle", "--prefill", "minference", "--dry-run"])
+    err = capsys.readouterr().err.strip()
+    if not has:
+        assert rc == 2 and err.count("\n") == 0 and "--prefill is not available in this version" in err
+
+    def fake_load(model, *, pos=None, device=None, dtype=None, fps=1.0, num_frames=None, max_frames=64,
+                  max_new_tokens=128, prefill=None, budget=None, **opts):
+        pass
+
+    cfg = EvalConfig(model="m", tasks=("mmneedle",), prefill="minference", budget="16k")
+    kw = load_kwargs(cfg, fake_load)
+    assert kw["prefill"] == "minference" and kw["budget"] == "16k" and "reduce" not in kw
+    with pytest.raises(MmlongError, match="--reduce is not available"):
+        load_kwargs(EvalConfig(model="m", tasks=("mmneedle",), reduce="fastv"), fake_load)
+
+    def kwargs_only(model, **opts):
+        pass
+
+    with pytest.raises(MmlongError, match="--budget is not available"):  # **kwargs does not count as support
+        load_kwargs(EvalConfig(model="m", tasks=("mmneedle",), budget="1k"), kwargs_only)
+
+
+def test_one_line_errors(capsys):
+    assert main(["eval", "--model", "oracle", "--tasks", "mmneedl"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mmlong: error: unknown task 'mmneedl'; valid tasks:") and err.count("\n") == 1
+    assert main(["eval", "--model", "oracle", "--tasks", "mmneedle", "--task-opt", "vniah_synth.size=3"]) == 2
+    assert "not in --tasks" in capsys.readouterr().err
+    assert main(["eval", "--model", "oracle", "--tasks", "mmneedle", "--model_args", "attn=eager"]) == 2
+    assert "--model_args key 'attn'" in capsys.readouterr().err
+
+
+def test_end_to_end_resume_latest_and_rescore(tmp_path, capsys):
+    base = ["eval", "--model", "oracle", "--tasks", "mmneedle,vniah_synth", "--output_path", str(tmp_path),
+            "--log_samples", "--batch_size", "2", *NEEDLE, "--task-opt", "vniah_synth.lengths=4",
+            "--task-opt", "vniah_synth.depths=0.5", "--task-opt", "vniah_synth.size=64",
+            "--data-dir", f"vniah_synth={tmp_path / 'vn'}", "--run-id", "run1"]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "|mmneedle|1|none|0|exact_acc|↑|1.0000|" in out and "|vniah_synth|1|none|0|acc|↑|1.0000|" in out
+    res = json.loads((tmp_path / "oracle" / "run1_results.json").read_text())
+    assert res["config"]["batch_size"] == 2 and res["config"]["log_samples"] is True
+    # resume with no id continues the latest run: nothing left to do, same metrics
+    assert main([x for x in base if x not in ("--run-id", "run1")] + ["--resume"]) == 0
+    again = json.loads((tmp_path / "oracle" / "run1_results.json").read_text())
+    assert again["results"] == res["results"]
+    capsys.readouterr()
+    assert main(["eval", "--rescore", str(tmp_path / "oracle" / "run1_results.json")]) == 0
+    assert "exact_acc" in capsys.readouterr().out
+    assert main(["eval", "--rescore", "run1", "--output-path", str(tmp_path), "--model", "oracle"]) == 0
+
+
+def test_partial_run_exit_code(tmp_path):
+    rc = main(["eval", "--model", "random", "--tasks", "mmneedle,longvideobench_val_v", *NEEDLE,
+               "--output-path", str(tmp_path)])
+    assert rc == 1  # longvideobench has no data dir: recorded, other task scored, exit status 1
+    (res,) = (tmp_path / "random").glob("*_results.json")
+    data = json.loads(res.read_text())
+    assert data["status"] == "partial" and "exact_acc,none" in data["results"]["mmneedle"]
