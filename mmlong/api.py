@@ -39,6 +39,8 @@ class PipelineConfig:
     num_frames: int | None = None  # fixed frame count (overrides fps)
     max_frames: int = 64  # cap on sampled frames
     max_new_tokens: int = 128  # answer length cap
+    budget: dict | None = None  # visual token budget (TokenBudget fields) or None = fps/max_frames sampling
+    reduce: dict | None = None  # visual token reduction (Reducer.describe()) or None
     max_pages: int = 16  # documents: pages rendered as images on the direct route
     page_side: int = 896  # documents: longer side of a rendered page in pixels
 
@@ -79,7 +81,8 @@ def _load_hf(name: str, family, device: str, dtype, attn: str):
 
 def load(model: str = "default", *, route: str | None = None, pos: str | None = None, device: str | None = None,
          dtype: Any = None, fps: float | None = 1.0, num_frames: int | None = None, max_frames: int = 64,
-         max_new_tokens: int = 128, reasoner: str | None = None, cache_dir: str | None = None, **adapter_opts):
+         max_new_tokens: int = 128, reasoner: str | None = None, cache_dir: str | None = None,
+         budget=None, reduce=None, **adapter_opts):
     """Load a pipeline: the language route (SiLVR) or a Qwen-VL model patched with a position scheme.
 
     Args:
@@ -90,6 +93,10 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
             (frames -> VLM); None = silvr for ``"default"``, direct otherwise.
         reasoner: language route only: the text LLM (``"smollm2"`` default, or an id / path).
         cache_dir: language route only: where stage-1 results and converted models are cached.
+        budget: direct route: a total visual token budget (``16384``, ``"64k"``, a dict of
+            ``TokenBudget`` fields); frames x resolution are planned from metadata before decoding.
+        reduce: direct route: visual token reduction (``"temporal"``, ``"temporal+budget:4096"``, a
+            dict or a ``Reducer``); kept tokens keep their original 3-D positions.
         pos: position scheme; None = ``"native"`` (the family's own, with Qwen's original ids).
         device: ``"cpu"``, ``"cuda"``, ...; None = CUDA when available.
         dtype: torch dtype or name; None = bfloat16 on CUDA, float32 on CPU.
@@ -111,7 +118,14 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
         raise MmlongError(f"unknown route {route!r}; use 'silvr' (language route) or 'direct' (frames -> VLM)")
     device = device or _default_device()
     if route == "silvr":
+        if budget is not None or reduce is not None:
+            raise MmlongError("budget= and reduce= apply to the direct route (frames -> VLM); use --route direct")
         return _load_silvr(model, device, max_new_tokens, reasoner, cache_dir, pos, adapter_opts)
+    from mmlong.video.budget import TokenBudget
+    from mmlong.video.reduce import reducer_from
+
+    budget_obj = TokenBudget.of(budget) if budget is not None else None
+    reducer = reducer_from(reduce)
     if model == "default":
         raise MmlongError("the direct route needs a Qwen-VL model: pass --model with a hub id, a local "
                           "checkpoint or tiny:qwen2_5_vl, or use --route silvr")
@@ -132,8 +146,12 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
     apply(net, pos, **adapter_opts)
     cfg = PipelineConfig(model=model, family=fam.name, pos=pos, pos_options=dict(adapter_opts), device=device,
                          dtype=str(dtype).replace("torch.", ""), attn_implementation=attn, fps=fps,
-                         num_frames=num_frames, max_frames=max_frames, max_new_tokens=max_new_tokens)
-    return Pipeline(net, tok, spec, fam, cfg)
+                         num_frames=num_frames, max_frames=max_frames, max_new_tokens=max_new_tokens,
+                         budget=dataclasses.asdict(budget_obj) if budget_obj else None,
+                         reduce=reducer.describe() if reducer else None)
+    pipe = Pipeline(net, tok, spec, fam, cfg)
+    pipe.budget, pipe.reducer = budget_obj, reducer
+    return pipe
 
 
 def _load_silvr(model: str, device: str, max_new_tokens: int, reasoner: str | None, cache_dir, pos, adapter_opts):
@@ -175,6 +193,8 @@ class Pipeline:
 
     def __init__(self, model, tokenizer, spec, family, config: PipelineConfig):
         self.model, self.tokenizer, self.spec, self.family, self.config = model, tokenizer, spec, family, config
+        self.budget = None  # a mmlong.video.budget.TokenBudget, set by load(budget=...)
+        self.reducer = None  # a mmlong.video.reduce.Reducer, set by load(reduce=...)
 
     def __repr__(self) -> str:
         return f"Pipeline({self.config})"
@@ -186,13 +206,19 @@ class Pipeline:
             return [doc.render(i, max_side=self.config.page_side) for i in range(len(doc.pages))]
 
     def _clip(self, video, **overrides):
+        """(clip, spec, plan): the sampled frames, the vision spec to use, and the budget plan (or None)."""
         from mmlong.video import Clip, sample
 
         if isinstance(video, Clip) or hasattr(video, "frames"):
-            return video
+            return video, self.spec, None
         c = dataclasses.replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
+        if self.budget is not None:
+            from mmlong.video.budget import plan, sample_planned
+
+            p = plan(str(video), self, self.budget, fps=c.fps, max_frames=c.max_frames, num_frames=c.num_frames)
+            return sample_planned(str(video), p), p.vision_spec(self.spec), p
         return sample(str(video), fps=None if c.num_frames else c.fps, num_frames=c.num_frames,
-                      max_frames=c.max_frames)
+                      max_frames=c.max_frames), self.spec, None
 
     def ask(self, question: str, *, video=None, images=None, document=None, max_new_tokens: int | None = None,
             num_frames: int | None = None, fps: float | None = None, stream=None) -> Answer:
@@ -219,9 +245,9 @@ class Pipeline:
             n_pages = len(pages)
             images = list(images or []) + pages
             question = f"The {n_pages} images are pages 1-{n_pages} of a document, in order.\n{question}"
-        clip = self._clip(video, num_frames=num_frames, fps=fps) if video is not None else None
+        clip, spec, plan = self._clip(video, num_frames=num_frames, fps=fps) if video is not None else (None, self.spec, None)
         t1 = time.perf_counter()
-        inputs = build_inputs(self.family, self.tokenizer, self.spec, question, images=images,
+        inputs = build_inputs(self.family, self.tokenizer, spec, question, images=images,
                               videos=[clip] if clip is not None else None)
         stamps = inputs.get("video_timestamps")
         batch = {k: (v.to(self.model.device) if hasattr(v, "to") else v) for k, v in model_inputs(inputs).items()}
@@ -229,20 +255,33 @@ class Pipeline:
             if key in batch:
                 batch[key] = batch[key].to(self.model.dtype)
         t2 = time.perf_counter()
-        with torch.no_grad(), video_timestamps(self.model, stamps):
-            out = self.model.generate(**batch, max_new_tokens=max_new_tokens or self.config.max_new_tokens,
-                                      do_sample=False, pad_token_id=self.tokenizer.pad_token_id,
-                                      **({"streamer": stream} if stream is not None else {}))
+        limit = max_new_tokens or self.config.max_new_tokens
+        extra_tokens = {}
+        if self.reducer is not None and clip is not None and stream is None:
+            from mmlong.video.reduce_model import generate_reduced
+
+            res = generate_reduced(self.model, {**batch, "video_timestamps": stamps}, self.reducer,
+                                   max_new_tokens=limit, pad_token_id=self.tokenizer.pad_token_id,
+                                   eos_token_id=self.model.generation_config.eos_token_id,
+                                   question=question, frames=[clip.frames])
+            new = res.sequences[0]
+            new = new[new != self.tokenizer.pad_token_id] if self.tokenizer.pad_token_id is not None else new
+            extra_tokens = {"video_kept": sum(r.kept for r in res.reports), "prefill": res.kept_prompt_tokens}
+        else:
+            with torch.no_grad(), video_timestamps(self.model, stamps):
+                out = self.model.generate(**batch, max_new_tokens=limit, do_sample=False,
+                                          pad_token_id=self.tokenizer.pad_token_id,
+                                          **({"streamer": stream} if stream is not None else {}))
+            new = out[0, batch["input_ids"].shape[1]:]
         t3 = time.perf_counter()
-        new = out[0, batch["input_ids"].shape[1]:]
         text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
         types = inputs["mm_token_type_ids"][0]
         pages = sorted({int(p) for p in re.findall(r"\bpages?\s+(\d+)", text, re.I) if 0 < int(p) <= n_pages})
         return Answer(
             text=text, question=question, cited_times=cited_times(text), cited_pages=pages,
             frame_times=[float(t) for t in clip.timestamps] if clip is not None else [],
-            config=dataclasses.asdict(self.config),
+            config={**dataclasses.asdict(self.config), **({"plan": plan.as_dict()} if plan is not None else {})},
             tokens={"prompt": int(types.numel()), "image": int((types == 1).sum()), "video": int((types == 2).sum()),
-                    "generated": int(new.numel()), "pages": n_pages},
+                    "generated": int(new.numel()), "pages": n_pages, **extra_tokens},
             timings={"sample_s": t1 - t0, "inputs_s": t2 - t1, "generate_s": t3 - t2},
         )

@@ -52,7 +52,8 @@ def _cmd_ask(args) -> int:
         raise MmlongError(f"{args.video!r} does not exist; pass the path of a video file or a PDF")
     kw = dict(pos=args.pos, device=args.device, **_opts(args.opt))
     if (args.route or ("silvr" if args.model == "default" else "direct")) == "direct":
-        kw.update(dtype=args.dtype, fps=args.fps, num_frames=args.frames, max_frames=args.max_frames)
+        kw.update(dtype=args.dtype, fps=args.fps, num_frames=args.frames, max_frames=args.max_frames,
+                  budget=args.budget, reduce=args.reduce)
     else:
         kw.update(reasoner=args.reasoner, cache_dir=args.cache_dir)
     pipe = mmlong.load(args.model, route=args.route, max_new_tokens=args.max_new_tokens, **kw)
@@ -99,6 +100,8 @@ PLUGINS: list[str] = [
     "mmlong.eval.cli",
     "mmlong.video.cli",
     "mmlong.data.cli",
+    "mmlong.sparse.cli",
+    "mmlong.demo.cli",
 ]
 
 
@@ -123,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--fps", type=float, default=1.0, help="frames per second to sample (default 1)")
     a.add_argument("--frames", type=int, default=None, help="sample exactly this many frames (overrides --fps)")
     a.add_argument("--max-frames", type=int, default=64)
+    a.add_argument("--budget", default=None, help="direct route: total visual tokens, e.g. 16k (plans frames x resolution)")
+    a.add_argument("--reduce", default=None, help="direct route: token reduction, e.g. temporal or temporal+budget:4096")
     a.add_argument("--max-new-tokens", type=int, default=128)
     a.add_argument("--device", default=None)
     a.add_argument("--dtype", default=None)

@@ -52,3 +52,13 @@ def test_cited_times():
     assert cited_times("at 1:05 and again at 90s, then 1:05") == [65.0, 90.0]
     assert cited_times("around 12.5 seconds in; at 1:02:03") == [12.5, 3723.0]
     assert cited_times("no times here") == []
+
+
+def test_budget_and_reduction_on_direct_route(video):
+    pipe = mmlong.load("tiny:qwen2_5_vl", budget="2k", reduce="temporal+budget:16", max_new_tokens=3)
+    ans = pipe.ask("What changes?", video=video)
+    plan = ans.config["plan"]
+    assert plan["total_tokens"] <= 2048 and ans.tokens["video"] == plan["total_tokens"]
+    assert ans.tokens["video_kept"] <= 16 and ans.tokens["prefill"] < ans.tokens["prompt"]
+    with pytest.raises(MmlongError, match="direct route"):
+        mmlong.load("default", budget="16k")
