@@ -9,6 +9,7 @@ pixels; compression noise moves almost none). Each OCR result becomes one
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,11 +34,20 @@ def _thumb(frame: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(frame).convert("L").resize((128, 72), Image.BILINEAR), dtype=np.float32)
 
 
+def tidy(line: str) -> str:
+    """Restore spaces the recogniser drops: after ``:`` / ``,`` and at lower-to-upper case joins.
+
+    Example: ``"TheWater Cycle:History"`` -> ``"The Water Cycle: History"``.
+    """
+    line = re.sub(r"([:;,])(?=[A-Za-z0-9])", r"\1 ", line.strip())
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", line)
+
+
 class OCRDescriber:
     """Reads on-screen text at scene changes."""
 
     name = "ocr"
-    version = 3
+    version = 4
 
     def __init__(self, settings: OCRSettings = OCRSettings()):
         self.settings = settings
@@ -51,7 +61,7 @@ class OCRDescriber:
             mod = require("rapidocr_onnxruntime", "ocr")
             self._engine = mod.RapidOCR()
         result, _ = self._engine(frame)
-        lines = [text.strip() for _box, text, score in (result or []) if float(score) >= self.settings.min_confidence]
+        lines = [tidy(text) for _box, text, score in (result or []) if float(score) >= self.settings.min_confidence]
         return " / ".join(t for t in lines if t)
 
     def describe(self, path: str, progress=None) -> Transcript:
