@@ -23,7 +23,7 @@ from mmlong.errors import MmlongError
 
 if TYPE_CHECKING:  # pragma: no cover
     from mmlong.api import load
-    from mmlong.pos_encodings.patch import apply, remove
+    from mmlong.adapters import apply, remove
 
 
 def __getattr__(name: str):
@@ -32,7 +32,7 @@ def __getattr__(name: str):
 
         return load
     if name in ("apply", "remove"):
-        from mmlong.pos_encodings import patch
+        from mmlong import adapters
 
-        return getattr(patch, name)
+        return getattr(adapters, name)
     raise AttributeError(f"module 'mmlong' has no attribute {name!r}")

@@ -39,6 +39,7 @@ class PipelineConfig:
     num_frames: int | None = None  # fixed frame count (overrides fps)
     max_frames: int = 64  # cap on sampled frames
     max_new_tokens: int = 128  # answer length cap
+    prefill: dict | None = None  # sparse prefill: {"method", "patterns", **opts} or None
     budget: dict | None = None  # visual token budget (TokenBudget fields) or None = fps/max_frames sampling
     reduce: dict | None = None  # visual token reduction (Reducer.describe()) or None
     max_pages: int = 16  # documents: pages rendered as images on the direct route
@@ -82,7 +83,8 @@ def _load_hf(name: str, family, device: str, dtype, attn: str):
 def load(model: str = "default", *, route: str | None = None, pos: str | None = None, device: str | None = None,
          dtype: Any = None, fps: float | None = 1.0, num_frames: int | None = None, max_frames: int = 64,
          max_new_tokens: int = 128, reasoner: str | None = None, cache_dir: str | None = None,
-         budget=None, reduce=None, **adapter_opts):
+         budget=None, reduce=None, prefill: str | None = None, patterns=None, prefill_opts: dict | None = None,
+         **adapter_opts):
     """Load a pipeline: the language route (SiLVR) or a Qwen-VL model patched with a position scheme.
 
     Args:
@@ -97,6 +99,9 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
             ``TokenBudget`` fields); frames x resolution are planned from metadata before decoding.
         reduce: direct route: visual token reduction (``"temporal"``, ``"temporal+budget:4096"``, a
             dict or a ``Reducer``); kept tokens keep their original 3-D positions.
+        prefill: direct route: ``"mminference"`` sparse prefill attention (decode stays dense).
+        patterns: sparse patterns (``mmlong sparse search`` JSON, a dict or one spec name).
+        prefill_opts: sparse budgets, e.g. ``{"local": 512, "min_len": 8192}``.
         pos: position scheme; None = ``"native"`` (the family's own, with Qwen's original ids).
         device: ``"cpu"``, ``"cuda"``, ...; None = CUDA when available.
         dtype: torch dtype or name; None = bfloat16 on CUDA, float32 on CPU.
@@ -118,8 +123,8 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
         raise MmlongError(f"unknown route {route!r}; use 'silvr' (language route) or 'direct' (frames -> VLM)")
     device = device or _default_device()
     if route == "silvr":
-        if budget is not None or reduce is not None:
-            raise MmlongError("budget= and reduce= apply to the direct route (frames -> VLM); use --route direct")
+        if budget is not None or reduce is not None or prefill is not None:
+            raise MmlongError("budget=, reduce= and prefill= apply to the direct route (frames -> VLM); use --route direct")
         return _load_silvr(model, device, max_new_tokens, reasoner, cache_dir, pos, adapter_opts)
     from mmlong.video.budget import TokenBudget
     from mmlong.video.reduce import reducer_from
@@ -144,11 +149,17 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
         fam = _family_from_hub(model)
         net, tok, spec = _load_hf(model, fam, device, dtype, attn)
     apply(net, pos, **adapter_opts)
+    if prefill is not None:
+        from mmlong.sparse import apply_prefill
+
+        apply_prefill(net, prefill, patterns, **(prefill_opts or {}))
     cfg = PipelineConfig(model=model, family=fam.name, pos=pos, pos_options=dict(adapter_opts), device=device,
                          dtype=str(dtype).replace("torch.", ""), attn_implementation=attn, fps=fps,
                          num_frames=num_frames, max_frames=max_frames, max_new_tokens=max_new_tokens,
                          budget=dataclasses.asdict(budget_obj) if budget_obj else None,
-                         reduce=reducer.describe() if reducer else None)
+                         reduce=reducer.describe() if reducer else None,
+                         prefill={"method": prefill, "patterns": str(patterns) if patterns is not None else None,
+                                  **(prefill_opts or {})} if prefill else None)
     pipe = Pipeline(net, tok, spec, fam, cfg)
     pipe.budget, pipe.reducer = budget_obj, reducer
     return pipe

@@ -53,7 +53,7 @@ def _cmd_ask(args) -> int:
     kw = dict(pos=args.pos, device=args.device, **_opts(args.opt))
     if (args.route or ("silvr" if args.model == "default" else "direct")) == "direct":
         kw.update(dtype=args.dtype, fps=args.fps, num_frames=args.frames, max_frames=args.max_frames,
-                  budget=args.budget, reduce=args.reduce)
+                  budget=args.budget, reduce=args.reduce, prefill=args.prefill, patterns=args.patterns)
     else:
         kw.update(reasoner=args.reasoner, cache_dir=args.cache_dir)
     pipe = mmlong.load(args.model, route=args.route, max_new_tokens=args.max_new_tokens, **kw)
@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--max-frames", type=int, default=64)
     a.add_argument("--budget", default=None, help="direct route: total visual tokens, e.g. 16k (plans frames x resolution)")
     a.add_argument("--reduce", default=None, help="direct route: token reduction, e.g. temporal or temporal+budget:4096")
+    a.add_argument("--prefill", default=None, choices=["mminference"], help="direct route: sparse prefill attention")
+    a.add_argument("--patterns", default=None, help="sparse patterns JSON from `mmlong sparse search` (or a spec, e.g. vs)")
     a.add_argument("--max-new-tokens", type=int, default=128)
     a.add_argument("--device", default=None)
     a.add_argument("--dtype", default=None)

@@ -62,3 +62,22 @@ def test_budget_and_reduction_on_direct_route(video):
     assert ans.tokens["video_kept"] <= 16 and ans.tokens["prefill"] < ans.tokens["prompt"]
     with pytest.raises(MmlongError, match="direct route"):
         mmlong.load("default", budget="16k")
+
+
+def test_sparse_prefill_through_load_and_apply(video):
+    import torch
+
+    from mmlong.sparse.patch import current as sparse_state
+
+    pipe = mmlong.load("tiny:qwen2_5_vl", prefill="mminference", patterns="vs", prefill_opts={"min_len": 0},
+                       num_frames=4, max_new_tokens=3)
+    assert sparse_state(pipe.model) is not None and pipe.config.prefill["method"] == "mminference"
+    pipe.ask("What changes?", video=video)
+    mmlong.remove(pipe.model)
+    assert sparse_state(pipe.model) is None
+    from mmlong.pos_encodings.patch import current as pos_state
+
+    assert pos_state(pipe.model) is None
+    with pytest.raises(MmlongError, match="need pos="):
+        mmlong.apply(pipe.model, gamma=1.0, prefill="mminference")
+    assert torch.is_tensor(pipe.model.lm_head.weight)
