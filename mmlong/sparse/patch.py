@@ -18,7 +18,11 @@ How it hooks in (no modeling file copied, environment.md §9.4):
 * the attention function takes the sparse path only when the query covers the whole key
   range (prefill, no cache) and L >= ``min_len``; decode steps and short prompts go to
   transformers' ``sdpa_attention_forward``. Padded rows (contiguous padding) are run on
-  their unpadded span; padding positions get zeros.
+  their unpadded span; padding positions get zeros. Other custom 4-D masks (packed
+  sequences) are not read on the sparse path: keep such inputs dense (``min_len``).
+
+``fixed_layout(model, layout)`` pins the layout for calls the hook cannot read (e.g. a text
+stack fed ``inputs_embeds`` that hold a video).
 
 The model's own rotary embedding (M-RoPE for Qwen-VL) runs before the attention function, so
 the patterns see rotated q / k as in the search.

@@ -16,7 +16,7 @@ Patterns JSON (``schema`` = ``"mmlong.sparse.patterns/1"``)::
      "sample": "clip.mp4",                # calibration input (null when built in code)
      "tokens": 1234,                      # its length
      "layout": {"length": 1234, "tokens": {"text": 60, "image": 0, "video": 1174}, "video_frame_tokens": [9]},
-     "min_delta": 0.01,
+     "min_delta": 0.01, "max_density": 0.5,                  # the selection rule's knobs
      "candidates": [{"type": "grid", ...}, ...],              # in search order
      "layers": {"0": {"0": {"type": "grid", "stride": "frame", "v": false, "h": false, "s": true,
                             "phase": null, "phases": 1, "local": 1024, "last_q": 64, "recall": 0.97},
