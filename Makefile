@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml Makefile
 setup: sysdeps $(STAMP)
 
 demo: setup
-	test -f $(DEMO)/questions.jsonl || $(BIN)/mmlong data lecture $(DEMO) --n 1 --minutes 60 --seed 7
+	test -f $(DEMO)/questions.jsonl || $(BIN)/mmlong data lecture $(DEMO) --n 1 --minutes 60 --seed 7 --facts 2
 	$(BIN)/python -m mmlong.demo_questions $(DEMO)
 
 test: setup

@@ -37,6 +37,7 @@ def _cmd_lecture(args) -> int:
         raise MmlongError(f"--n must be at least 1, got {args.n}")
     t0 = time.perf_counter()
     lectures = make_lectures(args.out, args.n, args.minutes, args.seed, fps=args.fps, size=args.size,
+                             facts_per_kind=args.facts,
                              speech=not args.no_speech)
     facts = sum(len(lec.facts) for lec in lectures)
     for lec in lectures:
@@ -65,4 +66,6 @@ def add_parser(subparsers) -> None:
     lec.add_argument("--fps", type=float, default=1.0, help="video frame rate (default 1)")
     lec.add_argument("--size", type=_size, default=(640, 360), help="WIDTHxHEIGHT (default 640x360)")
     lec.add_argument("--no-speech", action="store_true", help="no audio stream; every fact is a slide code word")
+    lec.add_argument("--facts", type=int, default=None,
+                     help="facts of each kind per video (default: one per 5 minutes, at least 1)")
     lec.set_defaults(fn=_cmd_lecture)
