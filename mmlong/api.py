@@ -114,7 +114,6 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
     """
     import torch
 
-    from mmlong.models.families import family_of
     from mmlong.pos_encodings.patch import apply
     from mmlong.pos_encodings.registry import get_scheme
 

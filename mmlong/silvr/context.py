@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from mmlong.silvr.segments import Segment, Transcript, hms
+from mmlong.silvr.segments import Transcript, hms
 
 GRANULARITIES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
