@@ -86,3 +86,31 @@ def test_video_without_audio_or_text_still_answers(tmp_path, pipe):
     ans = pipe.ask("What is said in the video?", video=str(path))
     assert isinstance(ans.text, str)
     assert any("no audio track" in n for n in ans.notes)
+
+
+def test_video_with_undecodable_audio_still_answers(tmp_path, pipe):
+    """An AAC track whose packets are random bytes: ASR skips with a note, OCR and the reasoner go on."""
+    import fractions
+
+    import av
+    import numpy as np
+
+    path = tmp_path / "badaudio.mp4"
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=5)
+        vs.width, vs.height, vs.pix_fmt = 64, 64, "yuv420p"
+        a = c.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        for i in range(25):
+            for p in vs.encode(av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 10, np.uint8), format="rgb24")):
+                c.mux(p)
+        for p in vs.encode():
+            c.mux(p)
+        rng = np.random.default_rng(0)
+        for i in range(80):
+            pk = av.Packet(rng.integers(0, 256, 200, dtype=np.uint8).tobytes())
+            pk.stream, pk.pts, pk.dts, pk.time_base = a, i * 1024, i * 1024, fractions.Fraction(1, 16000)
+            c.mux(pk)
+    ans = pipe.ask("What is said in the video?", video=str(path))
+    assert isinstance(ans.text, str)
+    assert any(n.startswith("speech:") for n in ans.notes), ans.notes
