@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmlong.answer import Answer, cited_times
-from mmlong.errors import MmlongError
+from mmlong.errors import MmlongError, first_line
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,8 @@ def _load_hf(name: str, family, device: str, dtype, attn: str):
         model = family.load_class().from_pretrained(name, dtype=dtype, attn_implementation=attn)
         tokenizer = AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MmlongError(
-            f"cannot load model {name!r}: {first}; pass a hub id, a local checkpoint folder, or tiny:qwen2_5_vl"
+            f"cannot load model {name!r}: {first_line(exc)}; pass a hub id, a local checkpoint folder, or tiny:qwen2_5_vl"
         ) from None
     return model.to(device).eval(), tokenizer, VisionSpec.from_pretrained(name)
 
@@ -191,9 +190,8 @@ def _family_from_hub(name: str):
     except (OSError, ValueError) as exc:
         if isinstance(exc, MmlongError):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MmlongError(
-            f"cannot read the config of {name!r}: {first}; pass a hub id (with network or a filled HF cache), "
+            f"cannot read the config of {name!r}: {first_line(exc)}; pass a hub id (with network or a filled HF cache), "
             "a local checkpoint folder, or tiny:qwen2_5_vl"
         ) from None
 

