@@ -49,14 +49,6 @@ FULL = {  # budgets that keep every causal key
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def qkv(L, hq=4, hkv=2, d=16, b=1, seed=0):
     g = torch.Generator().manual_seed(seed)

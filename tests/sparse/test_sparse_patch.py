@@ -12,21 +12,6 @@ FULL_GRID = {"type": "grid", "s": True, "local": 10**6}
 SPARSE_GRID = {"type": "grid", "s": True, "v": True, "local": 8}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    from mmlong.video.synth import write_test_video
-
-    path = tmp_path_factory.mktemp("sparse") / "clip.mp4"
-    write_test_video(str(path), seconds=4, fps=4, size=(64, 64))
-    return str(path)
 
 
 def build(family, video, question="What is shown?", frames=8):

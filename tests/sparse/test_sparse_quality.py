@@ -20,13 +20,6 @@ from mmlong.sparse.layout import SeqLayout
 from mmlong.sparse.synth import SCALE, grid_qkv
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def quality(q, k, v, layout, pattern, scale, **kw):
     """(recall per head, mean output cosine, computed pairs / causal pairs) against dense."""

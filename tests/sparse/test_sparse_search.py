@@ -11,21 +11,6 @@ from mmlong.sparse.search import SCHEMA, default_candidates, load_patterns, sear
 from mmlong.sparse.synth import SCALE, grid_qkv
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    from mmlong.video.synth import write_test_video
-
-    path = tmp_path_factory.mktemp("search") / "clip.mp4"
-    write_test_video(str(path), seconds=4, fps=4, size=(64, 64))
-    return str(path)
 
 
 GRID_V = {"type": "grid", "v": True, "local": 256}
