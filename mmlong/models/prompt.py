@@ -112,13 +112,14 @@ def chat_parts(family: Family | str, text: str, media: Sequence = (), *, system:
         family: decides the default system prompt (Qwen2/2.5: "You are a helpful assistant.",
             Qwen3: none).
         text: the user's text; must not contain ``<|image_pad|>`` / ``<|video_pad|>``.
-        media: parts from :func:`image_parts` / :func:`video_parts`, concatenated in order.
+        media: parts from :func:`image_parts` / :func:`video_parts` and plain strings
+            (interleaved text), concatenated in order before ``text``.
         system: system message; None uses the family default, ``""`` omits the system turn.
         add_generation_prompt: append ``<|im_start|>assistant\\n``.
     """
     fam = family_of(family)
     for reserved in (IMAGE_PAD, VIDEO_PAD):
-        if reserved in text:
+        if any(reserved in piece for piece in (text, *media) if isinstance(piece, str)):
             raise MmlongError(f"text contains the reserved token {reserved}; pass media via images=/videos= instead")
     system = fam.system_prompt if system is None else system
     parts: list = []

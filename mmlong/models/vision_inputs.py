@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from mmlong.errors import MmlongError
 from mmlong.models.families import family_of
 from mmlong.models.prompt import IMAGE_PAD, VIDEO_PAD, chat_parts, encode, image_parts, video_parts
 
-__all__ = ["VisionSpec", "smart_resize", "patchify", "build_inputs", "build_batch", "model_inputs"]
+__all__ = ["VisionSpec", "smart_resize", "patchify", "is_image", "build_inputs", "build_batch", "model_inputs"]
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -231,15 +231,30 @@ def _clip(v: Any) -> tuple[np.ndarray, np.ndarray]:
     return frames, times
 
 
-def build_inputs(family: Any, tokenizer: Any, spec: VisionSpec | None, text: str, *, images: Any = None,
+def is_image(x: Any) -> bool:
+    """A PIL image or a (H, W, C) array."""
+    return hasattr(x, "getbands") or (isinstance(x, np.ndarray) and x.ndim == 3)
+
+
+def _as_list(x: Any, single: Callable[[Any], bool]) -> list:
+    return [] if x is None else [x] if single(x) else list(x)
+
+
+def build_inputs(family: Any, tokenizer: Any, spec: VisionSpec | None, text: str | Sequence, *, images: Any = None,
                  videos: Any = None, system: str | None = None, add_generation_prompt: bool = True) -> dict:
-    """Model inputs for one ChatML user turn: images, then videos, then ``text``.
+    """Model inputs for one ChatML user turn: ``images``, then ``videos``, then ``text``.
+
+    ``text`` may also be *interleaved content*: a list of strings, images and clips in the
+    order the model should read them (the HF chat template's content list), e.g.
+    ``[img0, "subtitle one", img1, "Which option?"]``. Strings are joined to the vision
+    blocks with nothing in between, as the Qwen-VL chat templates render a content list;
+    ``images`` / ``videos`` given as well come first.
 
     Args:
         family: family name / model / config (see :func:`~mmlong.models.families.family_of`).
         tokenizer: the model's tokenizer (only ``encode`` and ``convert_tokens_to_ids`` are used).
         spec: vision settings; None uses ``VisionSpec.for_family(family)``.
-        text: the user's question.
+        text: the user's question, or an interleaved content list (see above).
         images: PIL images or uint8 (H, W, 3) arrays (one or a list).
         videos: clips with ``.frames`` uint8 (T, H, W, 3) and ``.timestamps`` (T,) seconds, or
             ``(frames, timestamps)`` tuples (one or a list).
@@ -249,46 +264,49 @@ def build_inputs(family: Any, tokenizer: Any, spec: VisionSpec | None, text: str
     Returns:
         ``input_ids`` / ``attention_mask`` / ``mm_token_type_ids`` long (1, L) (types 0 text,
         1 image, 2 video); with images ``pixel_values`` float32 (N, 3*tps*p*p) and
-        ``image_grid_thw`` long (n, 3); with videos ``pixel_values_videos``, ``video_grid_thw``
-        and ``video_timestamps`` (a list, per video, of the padded frame times in seconds; not
-        a model kwarg, see :func:`model_inputs`); for qwen2_5_vl ``second_per_grid_ts`` float32
-        (n,) = tps * mean frame interval ((t_last - t_first) / (T - 1) over the unpadded frames,
-        so variable-frame-rate clips get their average rate; 0.5 s for a 1-frame clip).
+        ``image_grid_thw`` long (n, 3), in the order the images appear; with videos
+        ``pixel_values_videos``, ``video_grid_thw`` and ``video_timestamps`` (a list, per video,
+        of the padded frame times in seconds; not a model kwarg, see :func:`model_inputs`); for
+        qwen2_5_vl ``second_per_grid_ts`` float32 (n,) = tps * mean frame interval
+        ((t_last - t_first) / (T - 1) over the unpadded frames, so variable-frame-rate clips get
+        their average rate; 0.5 s for a 1-frame clip).
     """
     import torch
 
     fam = family_of(family)
     spec = spec if spec is not None else VisionSpec.for_family(fam)
-    tps, out, media = spec.temporal_patch_size, {}, []
-    if images is not None:
-        single = hasattr(images, "getbands") or (isinstance(images, np.ndarray) and images.ndim == 3)
-        images = [images] if single else list(images)
-        pvs, grids = [], []
-        for img in images:
-            pv, grid = patchify(_image_array(img), spec)
-            pvs.append(pv), grids.append(grid)
-            media += image_parts(grid, spec.merge_size)
-        if pvs:
-            out["pixel_values"] = torch.from_numpy(np.concatenate(pvs))
-            out["image_grid_thw"] = torch.from_numpy(np.stack(grids))
-    if videos is not None:
-        videos = [videos] if _is_single_clip(videos) else list(videos)
-        pvs, grids, spgs, stamps = [], [], [], []
-        for v in videos:
-            frames, times = _clip(v)
+    content = [*_as_list(images, is_image), *_as_list(videos, _is_single_clip)]
+    content += [text] if isinstance(text, str) else list(text)
+    tps, out, parts = spec.temporal_patch_size, {}, []
+    img_pv, img_grid, vid_pv, vid_grid, spgs, stamps = [], [], [], [], [], []
+    for item in content:
+        if isinstance(item, str):
+            parts.append(item)
+        elif _is_single_clip(item):
+            frames, times = _clip(item)
             pv, grid = patchify(frames, spec, resized_hw=spec.video_hw(*frames.shape[1:3]))
             padded = np.concatenate([times, np.repeat(times[-1:], -len(times) % tps)]).tolist()
-            pvs.append(pv), grids.append(grid), stamps.append(padded)
+            vid_pv.append(pv), vid_grid.append(grid), stamps.append(padded)
             interval = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else 0.5
             spgs.append(tps * float(interval))
-            media += video_parts(fam, grid, spec.merge_size, padded, tps)
-        if pvs:
-            out["pixel_values_videos"] = torch.from_numpy(np.concatenate(pvs))
-            out["video_grid_thw"] = torch.from_numpy(np.stack(grids))
-            if fam.name == "qwen2_5_vl":
-                out["second_per_grid_ts"] = torch.tensor(spgs, dtype=torch.float32)
-            out["video_timestamps"] = stamps
-    parts = chat_parts(fam, text, media, system=system, add_generation_prompt=add_generation_prompt)
+            parts += video_parts(fam, grid, spec.merge_size, padded, tps)
+        elif is_image(item):
+            pv, grid = patchify(_image_array(item), spec)
+            img_pv.append(pv), img_grid.append(grid)
+            parts += image_parts(grid, spec.merge_size)
+        else:
+            raise MmlongError(f"content items must be text, images (PIL / uint8 HxWx3) or clips, got "
+                              f"{type(item).__name__}; convert it or pass it via images=/videos=")
+    if img_pv:
+        out["pixel_values"] = torch.from_numpy(np.concatenate(img_pv))
+        out["image_grid_thw"] = torch.from_numpy(np.stack(img_grid))
+    if vid_pv:
+        out["pixel_values_videos"] = torch.from_numpy(np.concatenate(vid_pv))
+        out["video_grid_thw"] = torch.from_numpy(np.stack(vid_grid))
+        if fam.name == "qwen2_5_vl":
+            out["second_per_grid_ts"] = torch.tensor(spgs, dtype=torch.float32)
+        out["video_timestamps"] = stamps
+    parts = chat_parts(fam, "", parts, system=system, add_generation_prompt=add_generation_prompt)
     ids = torch.tensor([encode(parts, tokenizer)], dtype=torch.long)
     types = torch.zeros_like(ids)
     types[ids == tokenizer.convert_tokens_to_ids(IMAGE_PAD)] = 1

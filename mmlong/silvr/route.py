@@ -112,7 +112,8 @@ class SilvrPipeline:
     def ask(self, question: str, *, video=None, images=None, document=None, stream=None) -> Answer:
         """Answer ``question`` about ``video`` or ``document`` (paths). Images need the direct route."""
         if not isinstance(question, str) or not question.strip():
-            raise MmlongError("ask() needs a non-empty question string")
+            raise MmlongError("ask() needs a non-empty question string (interleaved image/text lists need the direct "
+                              "route: mmlong.load(MODEL, route='direct'))")
         if document is not None:
             return self._ask_document(question, str(document), stream)
         if video is None:

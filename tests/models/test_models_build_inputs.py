@@ -139,3 +139,49 @@ def test_input_errors():
         build_inputs("qwen2_vl", TOK, spec, "q", videos=[(np.zeros((2, 64, 64, 3), np.uint8), [1.0, 0.0])])
     with pytest.raises(MmlongError):
         build_inputs("llava", TOK, spec, "q")
+
+
+def _expand_pads(text: str, grids, merge: int = 2) -> str:
+    """HF-processor step: each single <|image_pad|> becomes t*h*w/merge^2 of them, in order."""
+    pieces = text.split("<|image_pad|>")
+    out = pieces[0]
+    for grid, rest in zip(grids, pieces[1:]):
+        out += "<|image_pad|>" * (int(np.prod(grid)) // merge**2) + rest
+    return out
+
+
+@pytest.mark.parametrize("family", ["qwen2_vl", "qwen3_vl"])
+def test_interleaved_content_matches_chat_template(family):
+    spec = tiny_spec(family)
+    rng = np.random.default_rng(1)
+    imgs = [rng.integers(0, 256, (64, 64 + 32 * i, 3), dtype=np.uint8) for i in range(3)]
+    content = ["Frames and subtitles:\n", imgs[0], "hello there\n", imgs[1], imgs[2], "\nWhich option?"]
+    inp = build_inputs(family, TOK, spec, content, system="")
+    messages = [{"role": "user", "content": [{"type": "text", "text": c} if isinstance(c, str) else {"type": "image"}
+                                             for c in content]}]
+    template = TOK.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    expect = _expand_pads(template, inp["image_grid_thw"].tolist(), spec.merge_size)
+    assert TOK.decode(inp["input_ids"][0]) == expect
+    assert inp["input_ids"][0].tolist() == TOK(expect, add_special_tokens=False)["input_ids"]
+    # pixel rows follow the order the images appear in
+    alone = [build_inputs(family, TOK, spec, "x", images=[im]) for im in imgs]
+    assert torch.equal(inp["pixel_values"], torch.cat([a["pixel_values"] for a in alone]))
+    assert torch.equal(inp["image_grid_thw"], torch.cat([a["image_grid_thw"] for a in alone]))
+    # images= first, then the content list: the same as putting them at the front of the list
+    front = build_inputs(family, TOK, spec, content[1:], images=[imgs[0]], system="")
+    assert front["input_ids"][0].tolist() == build_inputs(family, TOK, spec, [imgs[0], *content[1:]],
+                                                          system="")["input_ids"][0].tolist()
+
+
+def test_interleaved_video_and_errors():
+    spec = tiny_spec("qwen2_5_vl")
+    clip = _clip(4)
+    inp = build_inputs("qwen2_5_vl", TOK, spec, ["intro ", clip, " then ", np.zeros((64, 64, 3), np.uint8), " q"])
+    ids = inp["input_ids"][0]
+    first_vid, first_img = int((ids == VID).nonzero()[0]), int((ids == IMG).nonzero()[0])
+    assert first_vid < first_img and inp["video_timestamps"] == [[0.0, 0.5, 1.0, 1.5]]
+    assert inp["second_per_grid_ts"].tolist() == [1.0]
+    with pytest.raises(MmlongError, match="reserved"):
+        build_inputs("qwen2_vl", TOK, spec, ["ok", "bad <|video_pad|>"])
+    with pytest.raises(MmlongError, match="content items"):
+        build_inputs("qwen2_vl", TOK, spec, ["ok", 3])
