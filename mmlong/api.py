@@ -1,4 +1,4 @@
-"""``mmlong.load`` and the :class:`Pipeline` it returns (direct route).
+"""``mmlong.load`` and the :class:`~mmlong.pipeline.Pipeline` it returns (direct route).
 
 The direct route: frames (seek-sampled with timestamps) -> mmlong's Qwen-VL input builder
 -> a transformers model patched with a position scheme -> greedy ``generate``::
@@ -14,13 +14,13 @@ The direct route: frames (seek-sampled with timestamps) -> mmlong's Qwen-VL inpu
 from __future__ import annotations
 
 import dataclasses
-import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmlong.answer import Answer, cited_times
 from mmlong.errors import MmlongError, first_line
+from mmlong.pipeline import Pipeline
+
+__all__ = ["load", "Pipeline", "PipelineConfig"]
 
 
 @dataclass(frozen=True)
@@ -194,102 +194,3 @@ def _family_from_hub(name: str):
             f"cannot read the config of {name!r}: {first_line(exc)}; pass a hub id (with network or a filled HF cache), "
             "a local checkpoint folder, or tiny:qwen2_5_vl"
         ) from None
-
-
-class Pipeline:
-    """A loaded, patched model with its tokenizer and vision settings; answers questions."""
-
-    def __init__(self, model, tokenizer, spec, family, config: PipelineConfig):
-        self.model, self.tokenizer, self.spec, self.family, self.config = model, tokenizer, spec, family, config
-        self.budget = None  # a mmlong.video.budget.TokenBudget, set by load(budget=...)
-        self.reducer = None  # a mmlong.video.reduce.Reducer, set by load(reduce=...)
-
-    def __repr__(self) -> str:
-        return f"Pipeline({self.config})"
-
-    def _pages(self, document) -> list:
-        from mmlong.docs import open_pdf
-
-        with open_pdf(str(document), max_pages=self.config.max_pages) as doc:
-            return [doc.render(i, max_side=self.config.page_side) for i in range(len(doc.pages))]
-
-    def _clip(self, video, **overrides):
-        """(clip, spec, plan): the sampled frames, the vision spec to use, and the budget plan (or None)."""
-        from mmlong.video import Clip, sample
-
-        if isinstance(video, Clip) or hasattr(video, "frames"):
-            return video, self.spec, None
-        c = dataclasses.replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
-        if self.budget is not None:
-            from mmlong.video.budget import plan, sample_planned
-
-            p = plan(str(video), self, self.budget, fps=c.fps, max_frames=c.max_frames, num_frames=c.num_frames)
-            return sample_planned(str(video), p), p.vision_spec(self.spec), p
-        return sample(str(video), fps=None if c.num_frames else c.fps, num_frames=c.num_frames,
-                      max_frames=c.max_frames), self.spec, None
-
-    def ask(self, question: str, *, video=None, images=None, document=None, max_new_tokens: int | None = None,
-            num_frames: int | None = None, fps: float | None = None, stream=None) -> Answer:
-        """Answer ``question`` about a video (path or Clip), images and/or a PDF document.
-
-        A document's first ``max_pages`` pages are rendered and shown as images, in order; the
-        answer's "page N" mentions become ``cited_pages``. ``stream`` is a transformers streamer.
-
-        Returns:
-            :class:`~mmlong.answer.Answer` with the text, cited times, the sampled frame times,
-            token counts and stage timings.
-        """
-        import torch
-
-        from mmlong.models.vision_inputs import build_inputs, model_inputs
-        from mmlong.pos_encodings.patch import video_timestamps
-
-        if not isinstance(question, str) or not question.strip():
-            raise MmlongError("ask() needs a non-empty question string")
-        t0 = time.perf_counter()
-        n_pages = 0
-        if document is not None:
-            pages = self._pages(document)
-            n_pages = len(pages)
-            images = list(images or []) + pages
-            question = f"The {n_pages} images are pages 1-{n_pages} of a document, in order.\n{question}"
-        clip, spec, plan = self._clip(video, num_frames=num_frames, fps=fps) if video is not None else (None, self.spec, None)
-        t1 = time.perf_counter()
-        inputs = build_inputs(self.family, self.tokenizer, spec, question, images=images,
-                              videos=[clip] if clip is not None else None)
-        stamps = inputs.get("video_timestamps")
-        batch = {k: (v.to(self.model.device) if hasattr(v, "to") else v) for k, v in model_inputs(inputs).items()}
-        for key in ("pixel_values", "pixel_values_videos"):
-            if key in batch:
-                batch[key] = batch[key].to(self.model.dtype)
-        t2 = time.perf_counter()
-        limit = max_new_tokens or self.config.max_new_tokens
-        extra_tokens = {}
-        if self.reducer is not None and clip is not None and stream is None:
-            from mmlong.video.reduce_model import generate_reduced
-
-            res = generate_reduced(self.model, {**batch, "video_timestamps": stamps}, self.reducer,
-                                   max_new_tokens=limit, pad_token_id=self.tokenizer.pad_token_id,
-                                   eos_token_id=self.model.generation_config.eos_token_id,
-                                   question=question, frames=[clip.frames])
-            new = res.sequences[0]
-            new = new[new != self.tokenizer.pad_token_id] if self.tokenizer.pad_token_id is not None else new
-            extra_tokens = {"video_kept": sum(r.kept for r in res.reports), "prefill": res.kept_prompt_tokens}
-        else:
-            with torch.no_grad(), video_timestamps(self.model, stamps):
-                out = self.model.generate(**batch, max_new_tokens=limit, do_sample=False,
-                                          pad_token_id=self.tokenizer.pad_token_id,
-                                          **({"streamer": stream} if stream is not None else {}))
-            new = out[0, batch["input_ids"].shape[1]:]
-        t3 = time.perf_counter()
-        text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
-        types = inputs["mm_token_type_ids"][0]
-        pages = sorted({int(p) for p in re.findall(r"\bpages?\s+(\d+)", text, re.I) if 0 < int(p) <= n_pages})
-        return Answer(
-            text=text, question=question, cited_times=cited_times(text), cited_pages=pages,
-            frame_times=[float(t) for t in clip.timestamps] if clip is not None else [],
-            config={**dataclasses.asdict(self.config), **({"plan": plan.as_dict()} if plan is not None else {})},
-            tokens={"prompt": int(types.numel()), "image": int((types == 1).sum()), "video": int((types == 2).sum()),
-                    "generated": int(new.numel()), "pages": n_pages, **extra_tokens},
-            timings={"sample_s": t1 - t0, "inputs_s": t2 - t1, "generate_s": t3 - t2},
-        )

@@ -1,0 +1,247 @@
+"""The direct-route :class:`Pipeline`: inputs -> patched Qwen-VL -> greedy answer, alone or in batches.
+
+``mmlong.load`` builds it (see :mod:`mmlong.api`). One question::
+
+    ans = pipe.ask("What is on the slide at 12:30?", video="talk.mp4")
+
+Many questions, ``batch_size`` at a time (left-padded into one ``generate`` call; greedy
+answers are the same as asking one at a time, up to float rounding of padded matmuls)::
+
+    answers = pipe.ask_many([{"question": q, "video": v} for q, v in items], batch_size=4)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from mmlong.answer import Answer, cited_times
+from mmlong.errors import MmlongError
+
+
+def _question_content(question) -> tuple[str | list, str]:
+    """``(question, readable text)``: a non-empty string, or a list of strings and images
+    (images shown as ``<image>`` in the readable text). Raises a one-line error otherwise."""
+    if isinstance(question, str):
+        if not question.strip():
+            raise MmlongError("ask() needs a non-empty question string")
+        return question, question
+    from mmlong.models.vision_inputs import is_image
+
+    items = list(question) if isinstance(question, (list, tuple)) else None
+    if not items or not all(isinstance(x, str) or is_image(x) for x in items):
+        raise MmlongError("ask() needs a question string, or a list of strings and images (PIL / uint8 HxWx3 "
+                          "arrays); pass videos with video=")
+    if not any(isinstance(x, str) and x.strip() for x in items):
+        raise MmlongError("the interleaved question has no text; add the question as a string item")
+    return items, "".join(x if isinstance(x, str) else "<image>" for x in items)
+
+
+@dataclass
+class _Prepared:
+    """One question turned into model inputs (what :meth:`Pipeline._answer` needs afterwards)."""
+
+    inputs: dict  # build_inputs() output, on CPU
+    prompt: str  # readable question (images as <image>)
+    clip: Any  # the sampled Clip or None
+    plan: Any  # the budget Plan or None
+    n_pages: int  # rendered document pages shown
+    limit: int  # max_new_tokens for this question
+    timings: dict  # sample_s, inputs_s so far
+
+
+class Pipeline:
+    """A loaded, patched model with its tokenizer and vision settings; answers questions."""
+
+    def __init__(self, model, tokenizer, spec, family, config):
+        self.model, self.tokenizer, self.spec, self.family, self.config = model, tokenizer, spec, family, config
+        self.budget = None  # a mmlong.video.budget.TokenBudget, set by load(budget=...)
+        self.reducer = None  # a mmlong.video.reduce.Reducer, set by load(reduce=...)
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.config})"
+
+    def _pages(self, document) -> list:
+        from mmlong.docs import open_pdf
+
+        with open_pdf(str(document), max_pages=self.config.max_pages) as doc:
+            return [doc.render(i, max_side=self.config.page_side) for i in range(len(doc.pages))]
+
+    def _clip(self, video, **overrides):
+        """(clip, spec, plan): the sampled frames, the vision spec to use, and the budget plan (or None)."""
+        from mmlong.video import Clip, sample
+
+        if isinstance(video, Clip) or hasattr(video, "frames"):
+            return video, self.spec, None
+        c = dataclasses.replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
+        if self.budget is not None:
+            from mmlong.video.budget import plan, sample_planned
+
+            p = plan(str(video), self, self.budget, fps=c.fps, max_frames=c.max_frames, num_frames=c.num_frames)
+            return sample_planned(str(video), p), p.vision_spec(self.spec), p
+        return sample(str(video), fps=None if c.num_frames else c.fps, num_frames=c.num_frames,
+                      max_frames=c.max_frames), self.spec, None
+
+    def _prepare(self, question, *, video=None, images=None, document=None, max_new_tokens=None,
+                 num_frames=None, fps=None) -> _Prepared:
+        from mmlong.models.vision_inputs import build_inputs
+
+        question, prompt = _question_content(question)
+        t0 = time.perf_counter()
+        n_pages = 0
+        if document is not None:
+            pages = self._pages(document)
+            n_pages = len(pages)
+            images = list(images or []) + pages
+            intro = f"The {n_pages} images are pages 1-{n_pages} of a document, in order.\n"
+            question, prompt = ([intro + question] if isinstance(question, str) else [intro, *question]), intro + prompt
+        clip, spec, plan = self._clip(video, num_frames=num_frames, fps=fps) if video is not None else (None, self.spec, None)
+        t1 = time.perf_counter()
+        inputs = build_inputs(self.family, self.tokenizer, spec, question, images=images,
+                              videos=[clip] if clip is not None else None)
+        return _Prepared(inputs, prompt, clip, plan, n_pages, max_new_tokens or self.config.max_new_tokens,
+                         {"sample_s": t1 - t0, "inputs_s": time.perf_counter() - t1})
+
+    def _on_device(self, inputs: dict) -> dict:
+        from mmlong.models.vision_inputs import model_inputs
+
+        batch = {k: (v.to(self.model.device) if hasattr(v, "to") else v) for k, v in model_inputs(inputs).items()}
+        for key in ("pixel_values", "pixel_values_videos"):
+            if key in batch:
+                batch[key] = batch[key].to(self.model.dtype)
+        return batch
+
+    def _generate(self, inputs: dict, limit: int, stream=None):
+        """Greedy ``generate`` on (B, L) inputs -> (B, limit') new token ids (padded after EOS)."""
+        import torch
+
+        from mmlong.pos_encodings.patch import video_timestamps
+
+        batch = self._on_device(inputs)
+        with torch.no_grad(), video_timestamps(self.model, inputs.get("video_timestamps")):
+            out = self.model.generate(**batch, max_new_tokens=limit, do_sample=False,
+                                      pad_token_id=self.tokenizer.pad_token_id,
+                                      **({"streamer": stream} if stream is not None else {}))
+        return out[:, batch["input_ids"].shape[1]:]
+
+    def _generate_reduced(self, prep: _Prepared):
+        from mmlong.video.reduce_model import generate_reduced
+
+        res = generate_reduced(self.model, {**self._on_device(prep.inputs), "video_timestamps":
+                                            prep.inputs.get("video_timestamps")}, self.reducer,
+                               max_new_tokens=prep.limit, pad_token_id=self.tokenizer.pad_token_id,
+                               eos_token_id=self.model.generation_config.eos_token_id,
+                               question=prep.prompt, frames=[prep.clip.frames])
+        new = res.sequences[0]
+        new = new[new != self.tokenizer.pad_token_id] if self.tokenizer.pad_token_id is not None else new
+        return new, {"video_kept": sum(r.kept for r in res.reports), "prefill": res.kept_prompt_tokens}
+
+    def _until_eos(self, new, limit: int):
+        """The first ``limit`` tokens of one row, cut after its first EOS (as a lone generate stops there)."""
+        eos = self.model.generation_config.eos_token_id
+        eos = {eos} if isinstance(eos, int) else set(eos or [])
+        row = new[:limit].tolist()
+        end = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
+        return new[:end]
+
+    def _answer(self, prep: _Prepared, new, generate_s: float, extra_tokens: dict | None = None,
+                batch: int | None = None) -> Answer:
+        text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
+        types = prep.inputs["mm_token_type_ids"][0]
+        pages = sorted({int(p) for p in re.findall(r"\bpages?\s+(\d+)", text, re.I) if 0 < int(p) <= prep.n_pages})
+        return Answer(
+            text=text, question=prep.prompt, cited_times=cited_times(text), cited_pages=pages,
+            frame_times=[float(t) for t in prep.clip.timestamps] if prep.clip is not None else [],
+            config={**dataclasses.asdict(self.config), **({"plan": prep.plan.as_dict()} if prep.plan is not None else {})},
+            tokens={"prompt": int(types.numel()), "image": int((types == 1).sum()), "video": int((types == 2).sum()),
+                    "generated": int(new.numel()), "pages": prep.n_pages, **(extra_tokens or {})},
+            timings={**prep.timings, "generate_s": generate_s, **({"batch": batch} if batch else {})},
+        )
+
+    def ask(self, question: str | list, *, video=None, images=None, document=None, max_new_tokens: int | None = None,
+            num_frames: int | None = None, fps: float | None = None, stream=None) -> Answer:
+        """Answer ``question`` about a video (path or Clip), images and/or a PDF document.
+
+        ``question`` is a string, or interleaved content: a list of strings and images (PIL /
+        uint8 (H, W, 3)) read in order, e.g. ``[frame0, "subtitle", frame1, "Which option?"]``.
+        The user turn is: ``images``, the document's pages, the video, then ``question``.
+        A document's first ``max_pages`` pages are rendered and shown as images, in order; the
+        answer's "page N" mentions become ``cited_pages``. ``stream`` is a transformers streamer.
+
+        Returns:
+            :class:`~mmlong.answer.Answer` with the text, cited times, the sampled frame times,
+            token counts and stage timings.
+        """
+        prep = self._prepare(question, video=video, images=images, document=document, max_new_tokens=max_new_tokens,
+                             num_frames=num_frames, fps=fps)
+        t = time.perf_counter()
+        if self.reducer is not None and prep.clip is not None and stream is None:
+            new, extra = self._generate_reduced(prep)
+        else:
+            new, extra = self._generate(prep.inputs, prep.limit, stream)[0], {}
+        return self._answer(prep, new, time.perf_counter() - t, extra)
+
+    def ask_many(self, requests: Sequence[dict], *, batch_size: int = 4,
+                 return_exceptions: bool = False) -> list[Answer | Exception]:
+        """Answer many questions, ``batch_size`` per ``generate`` call.
+
+        Args:
+            requests: dicts of :meth:`ask` keyword arguments (``question`` required; no ``stream``).
+            batch_size: questions per call; inputs are left-padded (``build_batch``) and each
+                answer is cut at its own ``max_new_tokens`` and first EOS, so greedy answers match
+                :meth:`ask` (padded matmuls round differently, so near-tied logits can flip in bf16).
+                With token reduction (``load(reduce=...)``) video questions run one at a time.
+            return_exceptions: put a failing question's exception in its slot instead of raising;
+                when a whole batch fails (e.g. out of memory) its questions are retried one by one.
+
+        Returns:
+            One :class:`Answer` (or exception) per request, in order. ``timings["generate_s"]``
+            is the batch's time, ``timings["batch"]`` its size.
+        """
+        if batch_size < 1:
+            raise MmlongError(f"batch_size must be >= 1, got {batch_size}")
+        out: list = []
+        for start in range(0, len(requests), batch_size):
+            out += self._ask_chunk(list(requests[start:start + batch_size]), return_exceptions)
+        return out
+
+    def _ask_chunk(self, requests: list[dict], return_exceptions: bool) -> list:
+        from mmlong.models.vision_inputs import build_batch
+
+        slots: list = [None] * len(requests)
+        ready: list[tuple[int, _Prepared]] = []
+        for i, req in enumerate(requests):
+            try:
+                if "stream" in req:
+                    raise MmlongError("ask_many() does not stream; call ask(stream=...) per question")
+                prep = self._prepare(**req)
+                if self.reducer is not None and prep.clip is not None:
+                    t = time.perf_counter()
+                    new, extra = self._generate_reduced(prep)
+                    slots[i] = self._answer(prep, new, time.perf_counter() - t, extra, batch=1)
+                else:
+                    ready.append((i, prep))
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                slots[i] = exc
+        if ready:
+            try:
+                t = time.perf_counter()
+                pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+                new = self._generate(build_batch([p.inputs for _, p in ready], pad), max(p.limit for _, p in ready))
+                took = time.perf_counter() - t
+                for row, (i, prep) in enumerate(ready):
+                    slots[i] = self._answer(prep, self._until_eos(new[row], prep.limit), took, batch=len(ready))
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                if len(ready) == 1:
+                    slots[ready[0][0]] = exc
+                else:  # one bad or too-large question must not sink the others
+                    for i, _ in ready:
+                        slots[i] = self._ask_chunk([requests[i]], True)[0]
+        return slots
