@@ -146,7 +146,7 @@ def add_parser(subparsers) -> None:
     a("--output-path", "--output_path", dest="output_path", help="root folder: DIR/<model>/<run id>_results.json ...")
     a("--log-samples", "--log_samples", dest="log_samples", action="store_true",
       help="store prompts in the samples files (samples are always written: resume and rescore read them)")
-    a("--batch-size", "--batch_size", dest="batch_size", type=int, default=1, help="recorded; answers are generated one doc at a time, so they never depend on it")
+    a("--batch-size", "--batch_size", dest="batch_size", type=int, default=1, help="docs per generate call on the direct route (left-padded batch; greedy answers match --batch-size 1)")
     a("--seed", default="0", help="seed (lmms-eval's comma form accepted; the first value is used)")
     a("--run-id", help="output prefix (default: start time)")
     a("--resume", nargs="?", const=True, default=False, metavar="RUN_ID",

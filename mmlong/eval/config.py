@@ -40,7 +40,7 @@ class EvalConfig:
     only: tuple[str, ...] = ()  # run only these docs: "DOC_ID" (any task) or "TASK:DOC_ID"
     output_path: str | None = None  # root output folder; None = write nothing, return results
     log_samples: bool = False  # also store each prompt in the samples files
-    batch_size: int = 1  # accepted for lmms-eval scripts and recorded; generation runs one doc at a time
+    batch_size: int = 1  # docs per generate call (left-padded; greedy answers equal batch size 1 up to float rounding)
     seed: int = 0  # seeds the random model, tie-breaks and unparsable-answer draws
     run_id: str | None = None  # output file prefix; None = start time (lmms-eval's date id)
     resume: bool = False  # continue run_id, skipping docs already in its samples files

@@ -84,6 +84,21 @@ class OracleModel:
         return ("" if req.oracle is None else str(req.oracle)), {}
 
 
+def interleaved(req, images: list) -> tuple:
+    """``(question, remaining images)`` for ``Pipeline.ask``: ``req.parts`` resolved to a content
+    list (int i -> ``images[i]``), or ``(req.text, images)`` when the request is not interleaved.
+
+    Example: parts ``[0, "\\nsub\\n", 1, "\\nQ?"]`` -> ``[img0, "\\nsub\\n", img1, "\\nQ?"], []``.
+    """
+    if not req.parts:
+        return req.text, images
+    try:
+        return [p if isinstance(p, str) else images[p] for p in req.parts], []
+    except (IndexError, TypeError):
+        raise MmlongError(f"request parts {req.parts!r} name images that were not loaded ({len(images)} loaded); "
+                          "the task's loader must return every image its parts refer to") from None
+
+
 class PipelineModel:
     """A loaded :class:`mmlong.api.Pipeline`; frames and images come pinned by the task."""
 
@@ -92,10 +107,45 @@ class PipelineModel:
         self.name = getattr(getattr(pipe, "config", None), "model", type(pipe).__name__)
         self._takes_cap = "max_new_tokens" in inspect.signature(pipe.ask).parameters
 
-    def generate(self, req, images, clip, doc_key: str):
+    def _kwargs(self, req, images, clip) -> dict:
+        question, images = interleaved(req, images)
         extra = {"max_new_tokens": req.max_new_tokens} if self._takes_cap else {}
-        ans = self.pipe.ask(req.text, video=clip, images=images or None, **extra)
+        return {"question": question, "video": clip, "images": images or None, **extra}
+
+    @staticmethod
+    def _result(ans) -> tuple[str, dict]:
         return ans.text, {"token_counts": getattr(ans, "tokens", None), "timings": getattr(ans, "timings", None)}
+
+    def generate(self, req, images, clip, doc_key: str):
+        return self._result(self.pipe.ask(**self._kwargs(req, images, clip)))
+
+    def generate_batch(self, items: list) -> list:
+        """``[(req, images, clip, doc_key), ...]`` -> ``(text, info)`` or the exception, per item.
+
+        One ``Pipeline.ask_many`` call (left-padded batch) when the pipeline has it (direct
+        route); otherwise the items are answered one by one.
+        """
+        if not hasattr(self.pipe, "ask_many"):
+            out = []
+            for item in items:
+                try:
+                    out.append(self.generate(*item))
+                except Exception as exc:
+                    out.append(exc)
+            return out
+        kwargs = []
+        for req, images, clip, _ in items:
+            try:
+                kwargs.append(self._kwargs(req, images, clip))
+            except Exception as exc:
+                kwargs.append(exc)
+        asked = [k for k in kwargs if not isinstance(k, Exception)]
+        answers = iter(self.pipe.ask_many(asked, batch_size=max(1, len(asked)), return_exceptions=True))
+        out = []
+        for k in kwargs:
+            ans = k if isinstance(k, Exception) else next(answers)
+            out.append(ans if isinstance(ans, Exception) else self._result(ans))
+        return out
 
 
 def load_kwargs(cfg, load=None) -> dict:

@@ -70,6 +70,40 @@ def test_prompts_and_frames(lvb):
     assert len(images) == 6 and ireq.text.count("<image>") == 6 and "line 0" in ireq.text
     assert ireq.text.endswith(req.text)
     assert i.options.max_frames == 16 and v.options.max_frames == 64
+    # the model gets frames and subtitles in reading order, not frames first
+    assert [p for p in ireq.parts if isinstance(p, int)] == list(range(6))
+    assert "".join("<image>" if isinstance(p, int) else p for p in ireq.parts) == ireq.text
+
+
+def test_interleaved_input_reaches_the_model_in_order(lvb):
+    """The tiny model's prompt: vision blocks alternate with the subtitle lines, as in the parts."""
+    from mmlong.eval.models import PipelineModel, interleaved
+    from mmlong.models.tiny import tiny
+
+    task = get_task("longvideobench_val_i", data_dir=str(lvb), max_frames=4)
+    req = task.request(task.docs()[0])
+    images, clip = req.load()
+    question, rest = interleaved(req, images)
+    assert rest == [] and [q for q in question if not isinstance(q, str)] == images
+
+    seen = {}
+
+    class Pipe:  # records what Pipeline.ask receives, answers with a real tiny-model build
+        def ask(self, question, video=None, images=None, max_new_tokens=None):
+            from mmlong.models.vision_inputs import build_inputs
+
+            b = tiny("qwen2_vl")
+            seen["ids"] = build_inputs(b.family, b.tokenizer, b.spec, question, images=images)["input_ids"][0]
+            seen["tok"] = b.tokenizer
+            return type("A", (), {"text": "A", "tokens": None, "timings": None})()
+
+    PipelineModel(Pipe()).generate(req, images, clip, "doc")
+    text = seen["tok"].decode(seen["ids"])
+    blocks = text.count("<|vision_start|>")
+    assert blocks == 4 and "Answer with the option" in text.split("<|vision_end|>")[-1]
+    first_line = next(p for p in req.parts if isinstance(p, str) and "line" in p).strip()
+    before, _, after = text.partition(first_line)
+    assert "<|vision_start|>" in before and "<|vision_start|>" in after  # a subtitle sits between frames
 
 
 def test_test_split_writes_submission(lvb, tmp_path):

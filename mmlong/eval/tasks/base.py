@@ -48,6 +48,9 @@ class Request:
     oracle: Any = None  # reference answer, or fn(request, images, clip) -> answer (oracle model)
     media: dict = field(default_factory=dict)  # JSON-able description of the visuals for the samples file
     hidden: dict = field(default_factory=dict)  # test-only inputs a real model never sees (oracle pixels)
+    # interleaved user turn: str text and int i = images[i], in reading order (``text`` is then its
+    # rendering with "<image>" markers, for logs and text-only models); None = images, video, text
+    parts: list | None = None
 
     def load(self) -> tuple[list, Any]:
         """Materialize ``(images, clip)``; raises whatever the loaders raise."""

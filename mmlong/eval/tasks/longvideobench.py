@@ -6,7 +6,8 @@ official loader: ``num = min(max_frames, int(duration))`` frames at indices
 ``floor(total/num) * i`` (``total = int(duration * fps)``), at times ``index / fps``.
 
 * ``longvideobench_val_v``: the frames as a video (64 by default, the README's examples);
-* ``longvideobench_val_i``: 16 frames as images with subtitles interleaved by time (official rule);
+* ``longvideobench_val_i``: 16 frames as images with subtitles interleaved by time (official rule),
+  passed to the model in that order (``Request.parts``; text-only models see ``<image>`` markers);
 * ``longvideobench_test_v``: no answers; writes ``<run>_longvideobench_test_v_submission.json`` ``{id: raw answer}``.
 
 Score: the first [A-E] after answer prefixes (an unparsable answer gets a random letter,
@@ -66,6 +67,25 @@ def interleave(times: list[float], subtitles: list[dict], start_offset: float, d
         if any(start < t < end for t in times):
             out.append(text)
     out.extend(range(cur, len(times)))
+    return out
+
+
+def interleaved_parts(seq: list, tail: str) -> list:
+    """The user turn as parts: ``seq`` (frame indices and subtitle lines) joined by newlines, then ``tail``.
+
+    Adjacent text is merged, e.g. ``interleaved_parts([0, "hi", 1], "Q?") == [0, "\\nhi\\n", 1, "\\nQ?"]``.
+    """
+    parts: list = []
+    for x in [*seq, tail]:
+        if parts:
+            parts.append("\n")
+        parts.append(x)
+    out: list = []
+    for p in parts:
+        if isinstance(p, str) and out and isinstance(out[-1], str):
+            out[-1] += p
+        else:
+            out.append(p)
     return out
 
 
@@ -133,8 +153,8 @@ class _LongVideoBench(Task):
             subs = json.loads((self._root() / "subtitles" / item["subtitle_path"]).read_text())
             seq = interleave(list(clip.timestamps), subs, float(item.get("starting_timestamp_for_subtitles", 0)),
                              float(item["duration"]))
-            body = "\n".join("<image>" if isinstance(x, int) else x for x in seq)
-            req.text = f"{body}\n{self._question(item)}\n{POST_PROMPT}"
+            req.parts = interleaved_parts(seq, f"{self._question(item)}\n{POST_PROMPT}")
+            req.text = "".join("<image>" if isinstance(p, int) else p for p in req.parts)
             return [Image.fromarray(f) for f in clip.frames]
 
         req.images = images
@@ -175,6 +195,7 @@ class LongVideoBenchValV(_LongVideoBench):
 
 class LongVideoBenchValI(_LongVideoBench):
     name = "longvideobench_val_i"
+    version = "2"  # 2: frames interleaved with the subtitles in the model input (1: frames first)
     subtitles = True
 
     @dataclass(frozen=True)
