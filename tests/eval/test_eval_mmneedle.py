@@ -1,4 +1,11 @@
-"""MMNeedle: official construction and prompt, oracle 100% by pixel matching, random near chance."""
+"""MMNeedle: official construction and prompt, oracle 100% by pixel matching, random near chance;
+the released pre-built files read in their official layout."""
+
+import json
+import pickle
+import random
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +15,7 @@ from mmlong.eval import EvalConfig, evaluate
 from mmlong.eval import haystack as H
 from mmlong.eval.models import locate_by_pixels
 from mmlong.eval.tasks import get_task
-from mmlong.eval.tasks.mmneedle import needle_prompt
+from mmlong.eval.tasks.mmneedle import needle_answer, needle_prompt
 from mmlong.eval.testdata import write_coco
 
 
@@ -104,3 +111,142 @@ def test_bad_options():
         get_task("mmneedle", pool="nope").docs()
     with pytest.raises(MmlongError, match="COCO folder"):
         get_task("mmneedle", data_dir="/nonexistent").docs()
+
+
+# --------------------------------------------------------------------------- released files
+def write_released(root, m=2, n=2, cell=24, per_half=4, needle_counts=(1, 2), captions="pkl") -> Path:
+    """A small folder in the released MMNeedle layout (as the official repo / archives ship it).
+
+    ``val2014/COCO_val2014_%012d.jpg`` (drawn scenes at 2 x cell px, the needles' own images),
+    ``images_stitched/{n}_{n}/COCO_val2014_stitched_%04d.jpg`` (n x n cells of ``cell`` px, JPEG),
+    ``metadata_stitched/{n}_{n}.json`` and ``[K_]annotations_{m}_{n}_{n}.json`` (ids 0.. positive,
+    then negatives with -1), and the captions as ``annotations_trainval/file_to_caption.pkl``
+    (``captions="pkl"``, keyed by bare file name) or COCO's ``annotations/captions_val2014.json``
+    (``"coco"``, two captions per image, the last one exact).
+    """
+    from PIL import Image
+
+    root, rng = Path(root), random.Random(0)
+    n_stitched, cells = max(2 * m, 4), n * n
+    pool = H.scene_pool(n_stitched * cells + 12, 2 * cell)
+    coco = [f"val2014/COCO_val2014_{i:012d}.jpg" for i in range(len(pool.keys))]
+    (root / "val2014").mkdir(parents=True)
+    for key, path in zip(pool.keys, coco):
+        pool.load(key).save(root / path, quality=95)
+    meta, folder = {}, root / "images_stitched" / f"{n}_{n}"
+    folder.mkdir(parents=True)
+    for i in range(n_stitched):  # stitched i holds coco[i*n*n:(i+1)*n*n], row-major
+        name, subs = f"COCO_val2014_stitched_{i:04d}.jpg", coco[i * cells:(i + 1) * cells]
+        meta[name] = {f"{r}_{c}": subs[r * n + c] for r in range(n) for c in range(n)}
+        H.stitch([Image.open(root / s) for s in subs], n, cell).save(folder / name, quality=95)
+    (root / "metadata_stitched").mkdir()
+    (root / "metadata_stitched" / f"{n}_{n}.json").write_text(json.dumps(meta, indent=4))
+    unused = coco[n_stitched * cells:]
+    for k in needle_counts:
+        recs = []
+        for i in range(2 * per_half):
+            seq = rng.sample(sorted(meta), m)
+            if i < per_half:  # slot j = index*n*n + row*n + col, spread so index > 0 and row != col occur
+                slots = [(3 + 5 * i + 3 * t) % (m * cells) for t in range(k)]
+                idx, row, col = [j // cells for j in slots], [j % cells // n for j in slots], [j % n for j in slots]
+                target = [meta[seq[a]][f"{r}_{c}"] for a, r, c in zip(idx, row, col)]
+            else:
+                idx = row = col = [-1] * k
+                target = rng.sample(unused, k)
+            one = (lambda v: v[0]) if k == 1 else (lambda v: v)
+            recs.append({"id": i, "image_ids": [f"images_stitched/{n}_{n}/{s}" for s in seq], "index": one(idx),
+                         "row": one(row), "col": one(col), "target": one(target)})
+        name = f"annotations_{m}_{n}_{n}.json" if k == 1 else f"{k}_annotations_{m}_{n}_{n}.json"
+        (root / "metadata_stitched" / name).write_text(json.dumps(recs, indent=4))
+    if captions == "pkl":
+        (root / "annotations_trainval").mkdir()
+        with open(root / "annotations_trainval" / "file_to_caption.pkl", "wb") as f:
+            pickle.dump({p.split("/")[-1]: pool.captions[k] for k, p in zip(pool.keys, coco)}, f)
+    elif captions == "coco":
+        images = [{"id": i, "file_name": p.split("/")[-1]} for i, p in enumerate(coco)]
+        anns = [{"image_id": i, "caption": cap} for i, k in enumerate(pool.keys)
+                for cap in ("a stale caption", pool.captions[k])]
+        (root / "annotations").mkdir()
+        (root / "annotations" / "captions_val2014.json").write_text(json.dumps({"images": images, "annotations": anns}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    return write_released(tmp_path_factory.mktemp("released"))
+
+
+def _released_run(root, model, **opts):
+    opts = {"m": 2, "n": 2, "n_seq": 100, **opts}
+    return evaluate(EvalConfig(model=model, tasks=("mmneedle",), data_dirs={"mmneedle": str(root)},
+                               task_options={"mmneedle": opts}), echo=False)
+
+
+def test_released_docs_are_the_file_records(released):
+    recs = json.loads((released / "metadata_stitched" / "annotations_2_2_2.json").read_text())
+    task = get_task("mmneedle", data_dir=str(released), m=2, n=2, n_seq=100)
+    docs = task.docs()
+    assert [d.doc_id for d in docs] == [str(r["id"]) for r in recs] and [d.data for d in docs] == recs
+    with open(released / "annotations_trainval" / "file_to_caption.pkl", "rb") as f:
+        caps = pickle.load(f)
+    req = task.request(docs[2])
+    assert req.text.endswith("Caption: " + caps[recs[2]["target"].split("/")[-1]])
+    assert [im.size for im in req.images()] == [(48, 48)] * 2  # the released stitched files, as stored
+    assert req.hidden["grid"] == 2 and req.hidden["needles"][0].size == (48, 48)  # the needle's own COCO file
+    assert task.reference(docs[2])[0] == needle_answer(recs[2]) == "2, 1, 2"  # slot 13 % 8 = 5: index 1, (0, 1)
+    sub = get_task("mmneedle", data_dir=str(released), m=2, n=2, n_seq=4).docs()
+    assert [d.doc_id for d in sub] == ["0", "1", "4", "5"]  # README protocol: first positives, first negatives
+    multi = get_task("mmneedle", data_dir=str(released), m=2, n=2, needles=2, n_seq=100)
+    assert [d.data for d in multi.docs()] == json.loads(
+        (released / "metadata_stitched" / "2_annotations_2_2_2.json").read_text())
+    assert multi.request(multi.docs()[-1]).text.count("\nCaption_") == 2
+
+
+@pytest.mark.parametrize("needles", [1, 2])
+def test_released_oracle_scores_100_and_random_runs(released, needles):
+    r = _released_run(released, "oracle", needles=needles)
+    assert r["n-samples"]["mmneedle"]["effective"] == 8
+    res = r["results"]["mmneedle"]
+    names = ["exist_acc", "index_acc", "exact_acc", "neg_exist_acc"]
+    names += ["first_index_acc", "first_exact_acc", "all_index_acc", "all_exact_acc"] if needles > 1 else []
+    for m in names:
+        assert res[f"{m},none"] == 1.0, m
+    rnd = _released_run(released, "random", needles=needles)["results"]["mmneedle"]
+    assert 0.0 <= rnd["exact_acc,none"] < 1.0 and rnd["neg_exist_acc,none"] is not None
+
+
+def test_released_without_needle_images_falls_back_to_reference(tmp_path):
+    root = write_released(tmp_path / "r", needle_counts=(1,))
+    shutil.rmtree(root / "val2014")
+    task = get_task("mmneedle", data_dir=str(root), m=2, n=2, n_seq=100)
+    req = task.request(task.docs()[5])
+    assert req.hidden == {} and req.oracle == "-1"
+    assert _released_run(root, "oracle")["results"]["mmneedle"]["exact_acc,none"] == 1.0
+
+
+def test_released_coco_captions_and_errors(tmp_path):
+    root = write_released(tmp_path / "r", needle_counts=(1,), captions="coco")
+    task = get_task("mmneedle", data_dir=str(root), m=2, n=2)
+    assert "stale" not in task.request(task.docs()[0]).text  # the last COCO annotation wins
+    with pytest.raises(MmlongError, match=r"annotations_10_2_2\.json.*annotations_2_2_2\.json"):
+        get_task("mmneedle", data_dir=str(root), m=10, n=2).docs()  # names the file and what is there
+    with pytest.raises(MmlongError, match=r"2_annotations_2_2_2\.json"):
+        get_task("mmneedle", data_dir=str(root), m=2, n=2, needles=2).docs()
+    meta = root / "metadata_stitched"
+    shutil.copy(meta / "annotations_2_2_2.json", meta / "annotations_3_2_2.json")
+    with pytest.raises(MmlongError, match="record 0 .* m=3"):
+        get_task("mmneedle", data_dir=str(root), m=3, n=2).docs()
+    with pytest.raises(MmlongError, match="needs --data-dir"):
+        get_task("mmneedle", source="released").docs()
+    with pytest.raises(MmlongError, match="unknown mmneedle source"):
+        get_task("mmneedle", data_dir=str(root), source="bogus").docs()
+    with pytest.raises(MmlongError, match="COCO folder"):  # rebuild asks for COCO's own layout
+        get_task("mmneedle", data_dir=str(root / "metadata_stitched"), source="rebuild").docs()
+    shutil.rmtree(root / "annotations")
+    with pytest.raises(MmlongError, match="file_to_caption.pkl"):
+        get_task("mmneedle", data_dir=str(root), m=2, n=2).docs()
+    shutil.rmtree(root / "images_stitched")
+    hf_captions = {f"val2014/COCO_val2014_{i:012d}.jpg": "c" for i in range(40)}  # the Hugging Face JSON form
+    (root / "file_to_caption.json").write_text(json.dumps(hf_captions))
+    with pytest.raises(MmlongError, match="images_stitched.zip"):
+        get_task("mmneedle", data_dir=str(root), m=2, n=2).docs()

@@ -1,10 +1,12 @@
 """MMNeedle (NAACL 2025): find the sub-image matching a caption in M stitched N x N images.
 
-Official construction, prompt and format-strict metrics (benchmarks.md §C); the haystack
-comes from a local COCO folder (``--data-dir mmneedle=COCO``) or, offline, from generated
-scenes with exact captions. Metrics: ``exist_acc``, ``index_acc``, ``exact_acc`` over
-positives and ``neg_exist_acc`` over negatives; multi-needle adds ``first_*`` and per-needle
-``all_*``. No-response samples are excluded and listed under ``empty_ids``.
+Official construction, prompt and format-strict metrics (benchmarks.md §C). The samples are
+either the *released* pre-built files (``--data-dir mmneedle=MMNEEDLE_DIR`` holding
+``metadata_stitched/`` + ``images_stitched/`` + ``annotations_trainval/file_to_caption.pkl``),
+or rebuilt with the official algorithm from a local COCO folder (``--data-dir mmneedle=COCO``)
+or, offline, from generated scenes with exact captions. Metrics: ``exist_acc``, ``index_acc``,
+``exact_acc`` over positives and ``neg_exist_acc`` over negatives; multi-needle adds ``first_*``
+and per-needle ``all_*``. No-response samples are excluded and listed under ``empty_ids``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def needle_prompt(m: int, n: int, captions: list[str]) -> str:
             + "".join(f"\nCaption_{i + 1}: {c}" for i, c in enumerate(captions)))
 
 
+def needle_answer(rec: dict) -> str:
+    """The ideal response to a record: ``"i, r, c"`` 1-based per needle, ``"-1"`` when absent, joined by ``"; "``."""
+    cols = [rec[k] if isinstance(rec[k], list) else [rec[k]] for k in ("index", "row", "col")]
+    return "; ".join("-1" if i < 0 else f"{i + 1}, {r + 1}, {c + 1}" for i, r, c in zip(*cols))
+
+
 class MMNeedle(Task):
     name = "mmneedle"
     version = "1"
@@ -40,14 +48,15 @@ class MMNeedle(Task):
     class Options:
         """MMNeedle settings (paper: m in {1, 10}, n in {1, 2, 4, 8}, needles in {1, 2, 5}, size 256)."""
 
-        data_dir: str | None = None  # COCO folder (val2014/ + annotations/); None = generated scenes
+        data_dir: str | None = None  # released MMNeedle folder or COCO folder (val2014/ + annotations/); None = scenes
+        source: str = "auto"  # "released" files, "rebuild" (official algorithm), "auto": released if data_dir has them
         pool: str = "scenes"  # without data_dir: "scenes" (generated) or "assets" (images shipped in packages)
         m: int = 10  # stitched images per haystack
         n: int = 2  # each stitched image is n x n sub-images
         needles: int = 1  # captions per question (1, 2 or 5 in the paper)
-        n_seq: int = 20  # sequences; the first half are positives, the rest negatives
+        n_seq: int = 20  # sequences; the first half are positives, the rest negatives (released: the first of each)
         n_stitched: int | None = None  # stitched images to draw from; None = 10000 (COCO) or max(2m, n_seq)
-        size: int = 256  # sub-image side in pixels (the paper's 256; small values for CPU tests)
+        size: int = 256  # sub-image side in pixels (the paper's 256; small values for CPU tests; rebuild only)
         seed: int = 0  # the official scripts' random.seed(0)
         max_new_tokens: int = 30  # open-model setting of the paper (API models: 300)
 
@@ -57,12 +66,26 @@ class MMNeedle(Task):
         return base + (("first_index_acc", "first_exact_acc", "all_index_acc", "all_exact_acc")
                        if self.options.needles > 1 else ())
 
+    def _released(self) -> bool:
+        """Whether docs come from the released files (``source``, or ``auto`` and the layout is there)."""
+        o = self.options
+        if o.source not in ("auto", "released", "rebuild"):
+            raise MmlongError(f"unknown mmneedle source {o.source!r}; use auto, released or rebuild")
+        if o.source == "released" and not o.data_dir:
+            raise MmlongError("mmneedle source=released needs --data-dir mmneedle=MMNEEDLE_DIR "
+                              "(the folder holding metadata_stitched/ and images_stitched/)")
+        return o.source == "released" or (o.source == "auto" and bool(o.data_dir) and H.is_released(o.data_dir))
+
     def _build(self):
         if getattr(self, "_records", None) is not None:
             return
         o = self.options
         if min(o.m, o.n, o.needles, o.n_seq, o.size) < 1:
             raise MmlongError("mmneedle options m, n, needles, n_seq and size must be >= 1")
+        self.released = H.load_released(o.data_dir, o.m, o.n, o.needles) if self._released() else None
+        if self.released is not None:
+            self._records = H.select_records(self.released.records, o.n_seq)
+            return
         count = o.n_stitched or (10000 if o.data_dir else max(2 * o.m, o.n_seq if o.m == 1 else 0))
         if o.data_dir:
             pool, unique = H.coco_pool(o.data_dir), False
@@ -88,20 +111,32 @@ class MMNeedle(Task):
         return rec["target"] if isinstance(rec["target"], list) else [rec["target"]]
 
     def request(self, doc: Doc) -> Request:
-        self._build()
-        o, rec = self.options, doc.data
-        captions = [self.pool.captions[t] for t in self._targets(rec)]
+        """Prompt + haystack loader; ``hidden`` holds the needles' own images for the pixel oracle.
 
-        def images():
-            return [H.stitch([self.pool.load(self.meta[s][f"{r}_{c}"]) for r in range(o.n) for c in range(o.n)],
-                             o.n, o.size) for s in rec["image_ids"]]
+        Released files without the needles' COCO images (``DATA_DIR/val2014/``) leave ``hidden``
+        empty, and the oracle then returns the reference answer (a pipeline check only).
+        """
+        self._build()
+        o, rec, rel, targets = self.options, doc.data, self.released, self._targets(doc.data)
+        if rel is not None:
+            captions, needles = [rel.caption(t) for t in targets], rel.load_needles(targets)
+
+            def images():
+                return [rel.load_stitched(s) for s in rec["image_ids"]]
+        else:
+            captions, needles = [self.pool.captions[t] for t in targets], [self.pool.load(t) for t in targets]
+
+            def images():
+                return [H.stitch([self.pool.load(self.meta[s][f"{r}_{c}"]) for r in range(o.n) for c in range(o.n)],
+                                 o.n, o.size) for s in rec["image_ids"]]
 
         slots = [f"{i}, {r}, {c}" for i in range(1, o.m + 1) for r in range(1, o.n + 1) for c in range(1, o.n + 1)]
         k = o.needles
         choices = (lambda rng: "; ".join(rng.choice(slots + ["-1"]) for _ in range(k))) if k > 1 else tuple(slots + ["-1"])
         return Request(text=needle_prompt(o.m, o.n, captions), images=images, max_new_tokens=o.max_new_tokens,
-                       choices=choices, media={"images": list(rec["image_ids"]), "needles": self._targets(rec)},
-                       hidden={"needles": [self.pool.load(t) for t in self._targets(rec)], "grid": o.n})
+                       choices=choices, media={"images": list(rec["image_ids"]), "needles": targets},
+                       hidden={} if needles is None else {"needles": needles, "grid": o.n},
+                       oracle=needle_answer(rec) if needles is None else None)
 
     def reference(self, doc: Doc) -> tuple[str, dict]:
         rec = doc.data
