@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mmlong._lazy import lazy_exports
+
 __all__ = ["EvalConfig", "evaluate", "rescore", "Shard"]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,10 +33,4 @@ if TYPE_CHECKING:  # pragma: no cover
 _HOMES = {"EvalConfig": "mmlong.eval.config", "Shard": "mmlong.eval.config",
           "evaluate": "mmlong.eval.runner", "rescore": "mmlong.eval.runner"}
 
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        import importlib
-
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'mmlong.eval' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

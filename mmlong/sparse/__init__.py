@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mmlong._lazy import lazy_exports
+
 __all__ = ["prefill_attention", "apply_prefill", "remove_prefill", "SeqLayout", "Span", "Budgets",
            "search_patterns", "load_patterns"]
 
@@ -40,14 +42,4 @@ _HOMES = {
     "load_patterns": "mmlong.sparse.search",
 }
 
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        import importlib
-
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'mmlong.sparse' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mmlong._lazy import lazy_exports
+
 __all__ = ["open", "sample", "Clip", "VideoSource"]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,14 +33,4 @@ _HOMES = {
     "Clip": "mmlong.video.sampling",
 }
 
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        import importlib
-
-        return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'mmlong.video' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
