@@ -20,7 +20,7 @@ from typing import Any
 from mmlong.errors import MmlongError, first_line
 from mmlong.pipeline import Pipeline
 
-__all__ = ["load", "Pipeline", "PipelineConfig"]
+__all__ = ["load", "default_route", "Pipeline", "PipelineConfig"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,11 @@ def _load_hf(name: str, family, device: str, dtype, attn: str):
     return model.to(device).eval(), tokenizer, VisionSpec.from_pretrained(name)
 
 
+def default_route(model: str, route: str | None = None) -> str:
+    """``route``, or the one ``load`` picks for ``model``: the language route for "default", else direct."""
+    return route or ("silvr" if model == "default" else "direct")
+
+
 def load(model: str = "default", *, route: str | None = None, pos: str | None = None, device: str | None = None,
          dtype: Any = None, fps: float | None = 1.0, num_frames: int | None = None, max_frames: int = 64,
          max_new_tokens: int = 128, reasoner: str | None = None, cache_dir: str | None = None,
@@ -116,7 +121,7 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
     from mmlong.pos_encodings.patch import apply
     from mmlong.pos_encodings.registry import get_scheme
 
-    route = route or ("silvr" if model == "default" else "direct")
+    route = default_route(model, route)
     if route not in ("silvr", "direct"):
         raise MmlongError(f"unknown route {route!r}; use 'silvr' (language route) or 'direct' (frames -> VLM)")
     device = device or _default_device()

@@ -47,11 +47,12 @@ def _cmd_ask(args) -> int:
     import os
 
     import mmlong
+    from mmlong.api import default_route
 
     if args.video and not os.path.exists(args.video):
         raise MmlongError(f"{args.video!r} does not exist; pass the path of a video file or a PDF")
     kw = dict(pos=args.pos, device=args.device, **_opts(args.opt))
-    if (args.route or ("silvr" if args.model == "default" else "direct")) == "direct":
+    if default_route(args.model, args.route) == "direct":
         kw.update(dtype=args.dtype, fps=args.fps, num_frames=args.frames, max_frames=args.max_frames,
                   budget=args.budget, reduce=args.reduce, prefill=args.prefill, patterns=args.patterns)
     else:
