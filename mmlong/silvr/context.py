@@ -59,15 +59,31 @@ class Context:
     total_clips: int  # clips at this granularity before selection
 
 
+def _n_clips(transcript: Transcript, L: float) -> int:
+    return max(1, math.ceil(max(transcript.duration, 1e-6) / L))
+
+
+def _clip_index(start: float, L: float, n: int) -> int:
+    """The clip holding time ``start``: floor(start / L), clamped to [0, n - 1]."""
+    return min(n - 1, max(0, int(start // L)))
+
+
+def kept_segments(transcript: Transcript, ctx: Context) -> list:
+    """The transcript segments whose clip made it into ``ctx`` (the same binning as :func:`clips_at`)."""
+    n = _n_clips(transcript, ctx.granularity)
+    kept = {_clip_index(c.start, ctx.granularity, n) for c in ctx.clips}
+    return [s for s in transcript.segments if _clip_index(s.start, ctx.granularity, n) in kept]
+
+
 def clips_at(transcript: Transcript, L: float) -> list[ClipText]:
     """Group segments into clips of ``L`` seconds; drop OCR lines / captions repeated from the previous clip.
 
     A segment belongs to the clip holding its start time; speech lines are kept in order.
     """
-    n = max(1, math.ceil(max(transcript.duration, 1e-6) / L))
+    n = _n_clips(transcript, L)
     bins: list[dict[str, list[str]]] = [{"speech": [], "screen": [], "caption": []} for _ in range(n)]
     for s in transcript.segments:
-        i = min(n - 1, max(0, int(s.start // L)))
+        i = _clip_index(s.start, L, n)
         lines = [t.strip() for t in s.text.split(" / ")] if s.source == "screen" else [s.text.strip()]
         key = s.source if s.source in ("speech", "screen") else "caption"  # captions, document text
         for line in lines:

@@ -22,7 +22,7 @@ from mmlong.answer import Answer, cited_times
 from mmlong.errors import MmlongError
 from mmlong.silvr.asr import ASRDescriber, ASRSettings
 from mmlong.silvr.cache import StageCache, video_hash
-from mmlong.silvr.context import fit
+from mmlong.silvr.context import fit, kept_segments
 from mmlong.silvr.ocr import OCRDescriber, OCRSettings
 from mmlong.silvr.reasoner import Reasoner, ReasonerSettings, build_prompt, ground
 from mmlong.silvr.segments import Transcript
@@ -129,9 +129,7 @@ class SilvrPipeline:
         t2 = time.perf_counter()
         text = self.reasoner.answer(ctx.text, stream=stream)
         t3 = time.perf_counter()
-        kept = [s for s in transcript.segments
-                if any(c.start <= s.start < c.end or c.start <= s.start + 1e-6 < c.end for c in ctx.clips)]
-        evidence = ground(text, question, kept) or ground(text, question, transcript.segments)
+        evidence = ground(text, question, kept_segments(transcript, ctx)) or ground(text, question, transcript.segments)
         cites = [round(s.start, 2) for s in evidence[:3]] or cited_times(text)
         return Answer(
             text=text, question=question, cited_times=cites, frame_times=[],

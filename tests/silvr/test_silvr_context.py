@@ -1,6 +1,6 @@
 """Adaptive granularity, relevance selection, prompt format and answer grounding (pure parts)."""
 
-from mmlong.silvr.context import clips_at, fit
+from mmlong.silvr.context import Context, clips_at, fit, kept_segments
 from mmlong.silvr.reasoner import build_prompt, ground, key_tokens
 from mmlong.silvr.segments import Segment, Transcript, hms
 
@@ -28,6 +28,15 @@ def test_clips_merge_and_dedupe():
     assert c32[1].screen == () and c32[1].speech == ("world",)  # repeated OCR lines dropped
     c64 = clips_at(t, 64)
     assert len(c64) == 1 and c64[0].speech == ("hello", "world")
+
+
+def test_kept_segments_use_the_clip_binning():
+    t = Transcript(64.0, (Segment(0, 30, "a", "screen"), Segment(31.99, 33, "edge", "speech"),
+                          Segment(32.0, 34, "b", "speech"), Segment(64.0, 65, "at the end", "speech")))
+    c32 = clips_at(t, 32)
+    second = Context(32, (c32[1],), "", 0, True, 2)
+    assert [s.text for s in kept_segments(t, second)] == ["b", "at the end"]  # start 64 = duration: last clip
+    assert [s.text for s in kept_segments(t, Context(32, (c32[0],), "", 0, True, 2))] == ["a", "edge"]
 
 
 def test_granularity_coarsens_until_it_fits():
