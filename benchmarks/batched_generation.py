@@ -35,6 +35,8 @@ def build(args):
         t.hidden_size, t.intermediate_size, t.num_hidden_layers = 2048, 11008, args.layers
         t.num_attention_heads, t.num_key_value_heads, t.head_dim = 16, 2, 128
         t.rope_parameters["mrope_section"] = [16, 24, 24]
+        if getattr(t, "layer_types", None) is not None:
+            t.layer_types = ["full_attention"] * args.layers
         v.depth, v.hidden_size, v.intermediate_size, v.num_heads, v.out_hidden_size = 8, 1280, 3420, 16, 2048
         v.fullatt_block_indexes = [7]
         v.window_size = 112
