@@ -38,6 +38,10 @@ def write_slideshow(
     audio: Callable[[float, float], np.ndarray] | None = None,
     audio_rate: int = 16000,
     preset: str = "ultrafast",
+    crf: int = 23,
+    keyframe_s: float = 10.0,
+    scenecut: bool = True,
+    overlay: Callable[[np.ndarray, float], None] | None = None,
 ) -> float:
     """Encode slides shown over consecutive time spans.
 
@@ -51,6 +55,12 @@ def write_slideshow(
             that span; ``None`` writes no audio stream.
         audio_rate: audio sample rate in Hz.
         preset: x264 preset.
+        crf: x264 quality (higher = more compression noise).
+        keyframe_s: seconds between keyframes.
+        scenecut: let x264 add keyframes at scene cuts; False puts keyframes exactly on the
+            ``keyframe_s`` grid.
+        overlay: ``overlay(rgb, t)`` draws into a copy of the slide for the frame at time ``t``
+            (e.g. a moving webcam inset); each frame is then converted on its own.
 
     Returns:
         The video duration in seconds (frames x 1 / fps).
@@ -61,11 +71,12 @@ def write_slideshow(
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = slides[0][2].shape[:2]
     rate = Fraction(fps).limit_denominator(1001)
-    gop = max(1, round(10 * fps))
+    gop = max(1, round(keyframe_s * fps))
+    params = f"keyint={gop}" + ("" if scenecut else ":scenecut=0")
     frames = 0
     with av.open(str(path), "w", format="mp4") as container:
         video = container.add_stream(
-            "libx264", rate=rate, options={"preset": preset, "crf": "23", "x264-params": f"keyint={gop}"}
+            "libx264", rate=rate, options={"preset": preset, "crf": str(crf), "x264-params": params}
         )
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.codec_context.time_base = 1 / rate
@@ -76,9 +87,13 @@ def write_slideshow(
             sound.bit_rate = 48000
         samples_done = 0
         for start, end, rgb in slides:
-            planes = _yuv420(rgb)
+            planes = _yuv420(rgb) if overlay is None else None
             first, stop = math.ceil(start * rate - 1e-9), math.ceil(end * rate - 1e-9)
             for k in range(max(first, frames), stop):
+                if overlay is not None:
+                    drawn = rgb.copy()
+                    overlay(drawn, k / float(rate))
+                    planes = _yuv420(drawn)
                 frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
                 frame.pts = k
                 container.mux(video.encode(frame))

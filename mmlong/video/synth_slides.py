@@ -19,7 +19,6 @@ as in real screen recordings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -135,31 +134,16 @@ def write_lecture_video(path: str | Path, *, seconds: float = 300.0, fps: float 
     Returns:
         A :class:`LectureVideo`.
     """
-    import av
+    from mmlong.data.mp4 import write_slideshow
 
     h, w = size
     if h % 2 or w % 2 or h < 48 or w < 64:
         raise ValueError(f"size must be even and at least (48, 64), got {size}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     changes = slide_change_times(seconds, every, seed)
-    slides = [draw_slide(i, size, seed) for i in range(len(changes))]
+    ends = (*changes[1:], float(seconds))
+    slides = [(a, b, draw_slide(i, size, seed)) for i, (a, b) in enumerate(zip(changes, ends))]
     box = (h - h // 4 - h // 40, h - h // 40, w - w // 4 - w // 40, w - w // 40) if inset else None
     box = tuple(v - v % 2 for v in box) if box else None
-    rate = Fraction(fps).limit_denominator(1001)
-    n = max(1, int(np.ceil(seconds * fps - 1e-9)))
-    with av.open(str(path), "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=rate, options={
-            "preset": preset, "crf": str(crf), "x264-params": f"keyint={gop or max(1, round(2 * fps))}:scenecut=0"})
-        stream.height, stream.width, stream.pix_fmt = h, w, "yuv420p"
-        stream.codec_context.time_base = 1 / rate
-        for i in range(n):
-            t = i / float(rate)
-            frame = slides[int(np.searchsorted(changes, t + 1e-9, "right") - 1)].copy()
-            if box:
-                _inset_frame(frame, box, t)
-            vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p")
-            vf.pts = i
-            container.mux(stream.encode(vf))
-        container.mux(stream.encode(None))
-    return LectureVideo(path, changes, box, float(fps), float(seconds), (h, w))
+    write_slideshow(path, slides, fps=fps, preset=preset, crf=crf, keyframe_s=(gop or max(1, round(2 * fps))) / fps,
+                    scenecut=False, overlay=(lambda frame, t: _inset_frame(frame, box, t)) if box else None)
+    return LectureVideo(Path(path), changes, box, float(fps), float(seconds), (h, w))
