@@ -85,3 +85,15 @@ def test_interleaved_question():
         pipe.ask(["x", 3])
     ref = build_inputs(pipe.family, pipe.tokenizer, pipe.spec, [imgs[0], "first line\n", imgs[1], imgs[2], "\nWhich?"])
     assert ans.tokens["prompt"] == ref["input_ids"].shape[1]
+
+
+def test_ask_many_with_sparse_prefill_equals_ask():
+    """Sparse prefill runs each padded row on its own span, so batches answer as single questions do."""
+    pipe = mmlong.load("tiny:qwen2_5_vl", prefill="mminference", patterns="vs", prefill_opts={"min_len": 0})
+    reqs = _requests(4, seed=2)
+    one = [pipe.ask(**r) for r in reqs]
+    state = pipe.model._mmlong_sparse
+    sparse_calls = state.calls["sparse"]
+    many = pipe.ask_many(reqs, batch_size=4)
+    assert state.calls["sparse"] > sparse_calls  # the batched prefill took the sparse path
+    assert [a.text for a in many] == [a.text for a in one]
