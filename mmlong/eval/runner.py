@@ -199,6 +199,23 @@ def read_results(path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+_CONTROL: dict = {}  # the gloo process group used for run-id agreement and barriers
+
+
+def _control_group():
+    """A CPU (gloo) group over all ranks: object broadcasts and barriers that never touch a GPU.
+
+    accelerate initializes NCCL on GPU machines; NCCL object collectives need one distinct GPU
+    per rank with the right current device, while gloo works for any placement (including
+    several ranks sharing one GPU).
+    """
+    import torch.distributed as dist
+
+    if "group" not in _CONTROL:
+        _CONTROL["group"] = None if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+    return _CONTROL["group"]
+
+
 def _sync(shard: Shard, run_id: str | None) -> str | None:
     """Agree on the run id across ranks and wait for everyone (no-op for one process)."""
     if shard.world_size <= 1:
@@ -215,9 +232,10 @@ def _sync(shard: Shard, run_id: str | None) -> str | None:
         if "MASTER_ADDR" not in os.environ:
             return run_id  # simulated shards (tests): the caller passes run_id
         dist.init_process_group("gloo")  # torchrun on CPU: accelerate stays single-process there
+    group = _control_group()
     box = [run_id]
-    dist.broadcast_object_list(box, src=0)
-    dist.barrier()
+    dist.broadcast_object_list(box, src=0, group=group)
+    dist.barrier(group=group)
     return box[0]
 
 
