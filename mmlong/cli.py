@@ -33,11 +33,12 @@ def _value(text: str):
     return text
 
 
-def _opts(pairs: list[str]) -> dict:
+def _opts(pairs: list[str], flag: str = "--opt", example: str = "gamma=1.5") -> dict:
+    """``["k=v", ...]`` -> ``{k: parsed v}``; a pair without ``=`` fails naming ``flag``."""
     out = {}
     for p in pairs or []:
         if "=" not in p:
-            raise MmlongError(f"--opt takes key=value (got {p!r}), e.g. --opt gamma=1.5")
+            raise MmlongError(f"{flag} takes key=value (got {p!r}), e.g. {flag} {example}")
         k, v = p.split("=", 1)
         out[k.strip()] = _value(v.strip())
     return out
@@ -54,7 +55,8 @@ def _cmd_ask(args) -> int:
     kw = dict(pos=args.pos, device=args.device, **_opts(args.opt))
     if default_route(args.model, args.route) == "direct":
         kw.update(dtype=args.dtype, fps=args.fps, num_frames=args.frames, max_frames=args.max_frames,
-                  budget=args.budget, reduce=args.reduce, prefill=args.prefill, patterns=args.patterns)
+                  budget=args.budget, reduce=args.reduce, prefill=args.prefill, patterns=args.patterns,
+                  prefill_opts=_opts(args.prefill_opt, "--prefill-opt", "local=512") or None)
     else:
         kw.update(reasoner=args.reasoner, cache_dir=args.cache_dir)
     pipe = mmlong.load(args.model, route=args.route, max_new_tokens=args.max_new_tokens, **kw)
@@ -131,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--reduce", default=None, help="direct route: token reduction, e.g. temporal or temporal+budget:4096")
     a.add_argument("--prefill", default=None, choices=["mminference"], help="direct route: sparse prefill attention")
     a.add_argument("--patterns", default=None, help="sparse patterns JSON from `mmlong sparse search` (or a spec, e.g. vs)")
+    a.add_argument("--prefill-opt", action="append", metavar="KEY=VALUE",
+                   help="sparse budget, e.g. local=512 or min_len=8192 (repeatable)")
     a.add_argument("--max-new-tokens", type=int, default=128)
     a.add_argument("--device", default=None)
     a.add_argument("--dtype", default=None)

@@ -72,7 +72,8 @@ def config_from_args(args):
     if unknown_opts:
         raise MmlongError(f"--task-opt names task(s) {', '.join(sorted(unknown_opts))} that are not in --tasks")
     return EvalConfig(
-        tasks=tasks, pos=args.pos, pos_options=_opts(args.opt), prefill=args.prefill, reduce=args.reduce,
+        tasks=tasks, pos=args.pos, pos_options=_opts(args.opt), prefill=args.prefill, patterns=args.patterns,
+        prefill_options=_opts(args.prefill_opt, "--prefill-opt", "local=512"), reduce=args.reduce,
         budget=args.budget, limit=args.limit, only=only, output_path=args.output_path, log_samples=args.log_samples,
         batch_size=args.batch_size, seed=seed, run_id=run_id, resume=resume, data_dirs=data_dirs,
         task_options=task_opts, **fields)
@@ -90,13 +91,17 @@ def _latest_run(output_path, model) -> str:
 
 
 def _list_tasks() -> int:
-    import importlib
+    """Each task: name, summary, and its options (``--task-opt TASK.KEY=VALUE``) with defaults."""
+    from mmlong.eval.tasks import TASKS, task_class
+    from mmlong.eval.tasks.base import option_docs
 
-    from mmlong.eval.tasks import TASKS
-
-    for name, target in TASKS.items():
-        doc = (importlib.import_module(target.split(":")[0]).__doc__ or "").strip().splitlines()
-        print(f"{name:24s} {doc[0] if doc else ''}")
+    for name in TASKS:
+        cls = task_class(name)
+        print(f"{name} (v{cls.version}): {cls.summary}")
+        for key, default, comment in option_docs(cls.Options):
+            print(f"    {key} = {default}" + (f"  # {comment}" if comment else ""))
+        print()
+    print("Set an option with --task-opt TASK.KEY=VALUE, a data folder with --data-dir TASK=DIR.")
     return 0
 
 
@@ -131,9 +136,11 @@ def add_parser(subparsers) -> None:
     a("--tasks", help="comma-separated task names; 'list' prints them")
     a("--pos", help="position scheme (see `mmlong schemes`); default native")
     a("--opt", action="append", metavar="KEY=VALUE", help="scheme option, e.g. gamma=1.5 (repeatable)")
-    a("--prefill", help="sparse prefill setting (passed to mmlong.load when it supports prefill=)")
-    a("--reduce", help="visual token reduction setting (passed to mmlong.load when it supports reduce=)")
-    a("--budget", help="visual token budget (passed to mmlong.load when it supports budget=)")
+    a("--prefill", choices=["mminference"], help="sparse prefill attention (decode stays dense)")
+    a("--patterns", help="sparse patterns: a `mmlong sparse search` JSON, or one spec for all heads (default vs)")
+    a("--prefill-opt", action="append", metavar="KEY=VALUE", help="sparse budget, e.g. local=512 or min_len=8192 (repeatable)")
+    a("--reduce", help="visual token reduction, e.g. temporal or temporal+budget:4096")
+    a("--budget", help="total visual tokens per video, e.g. 64k (plans frames x resolution)")
     a("--fps", type=float, help="sampling rate for videos given by path (tasks pin their own frames)")
     a("--num-frames", type=int, help="fixed frame count for videos given by path")
     a("--max-frames", "--max_num_frames", dest="max_frames", type=int,

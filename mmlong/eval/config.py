@@ -27,9 +27,11 @@ class EvalConfig:
     tasks: tuple[str, ...]  # task names, see `mmlong eval --tasks list`
     pos: str | None = None  # position scheme for mmlong.load (None = native)
     pos_options: dict = field(default_factory=dict)  # scheme options (--opt key=value)
-    prefill: str | None = None  # sparse prefill setting; needs a mmlong.load with a prefill= parameter
-    reduce: str | None = None  # visual token reduction; needs a mmlong.load with a reduce= parameter
-    budget: str | None = None  # visual token budget; needs a mmlong.load with a budget= parameter
+    prefill: str | None = None  # sparse prefill attention ("mminference") or None = dense
+    patterns: str | None = None  # sparse patterns: a `mmlong sparse search` JSON or one spec name (default vs)
+    prefill_options: dict = field(default_factory=dict)  # sparse budgets, e.g. {"local": 512, "min_len": 8192}
+    reduce: str | None = None  # visual token reduction, e.g. "temporal+budget:4096"
+    budget: str | None = None  # total visual token budget per video, e.g. "64k"
     fps: float | None = None  # sampling rate mmlong.load uses for videos given by path (tasks pin frames)
     num_frames: int | None = None  # fixed frame count for videos given by path
     max_frames: int | None = None  # frame budget per video; None = each task's official default
@@ -56,6 +58,8 @@ class EvalConfig:
             raise MmlongError("pass --tasks with at least one task; `mmlong eval --tasks list` shows them")
         if not self.model:
             raise MmlongError("pass --model: random, oracle, tiny:qwen2_5_vl, a hub id or a checkpoint folder")
+        if (self.patterns or self.prefill_options) and not self.prefill:
+            raise MmlongError("--patterns / --prefill-opt set sparse prefill options; add --prefill mminference")
         if self.limit is not None and not (self.limit > 0):
             raise MmlongError(f"--limit must be > 0 (got {self.limit}): N docs per task, or a fraction below 1")
         if self.batch_size < 1:

@@ -169,6 +169,8 @@ def load_kwargs(cfg, load=None) -> dict:
             raise MmlongError(f"--{name} is not available in this version of mmlong (mmlong.load has no {name}= "
                               f"parameter yet); drop --{name} or update mmlong")
         kwargs[name] = value
+    if cfg.prefill is not None and (cfg.patterns or cfg.prefill_options):
+        kwargs.update(patterns=cfg.patterns, prefill_opts=dict(cfg.prefill_options))
     clash = sorted(set(cfg.pos_options) & set(kwargs))
     if clash:
         raise MmlongError(f"--opt {', '.join(clash)} clashes with a dedicated flag; use --{clash[0].replace('_', '-')}")

@@ -19,6 +19,8 @@ def test_tasks_list(capsys):
     for name in ("mmneedle", "longvideobench_val_v", "longvideobench_val_i", "longvideobench_test_v",
                  "videowebarena_qa", "videowebarena_agent", "vniah_synth"):
         assert name in out
+    # every option with its default and its comment, e.g. mmneedle's m
+    assert "    m = 10  # stitched images per haystack" in out and "longvideobench_val_i (v2):" in out
 
 
 def test_dry_run_prints_resolved_config(capsys):
@@ -33,23 +35,22 @@ def test_dry_run_prints_resolved_config(capsys):
 
 
 def test_feature_flags_need_a_load_that_takes_them(capsys):
-    import inspect
-
-    import mmlong.api
-
-    has = "prefill" in inspect.signature(mmlong.api.load).parameters
-    rc = main(["eval", "--model", "oracle", "--tasks", "mmneedle", "--prefill", "minference", "--dry-run"])
+    rc = main(["eval", "--model", "tiny:qwen2_vl", "--tasks", "mmneedle", "--prefill", "mminference", "--patterns",
+               "vs", "--prefill-opt", "local=256", "--prefill-opt", "min_len=0", "--budget", "8k", "--dry-run"])
+    kw = json.loads(capsys.readouterr().out)["model_load_kwargs"]
+    assert rc == 0 and kw["prefill"] == "mminference" and kw["patterns"] == "vs"
+    assert kw["prefill_opts"] == {"local": 256, "min_len": 0} and kw["budget"] == "8k"
+    rc = main(["eval", "--model", "oracle", "--tasks", "mmneedle", "--prefill-opt", "local=256", "--dry-run"])
     err = capsys.readouterr().err.strip()
-    if not has:
-        assert rc == 2 and err.count("\n") == 0 and "--prefill is not available in this version" in err
+    assert rc == 2 and err.count("\n") == 0 and "add --prefill mminference" in err
 
     def fake_load(model, *, pos=None, device=None, dtype=None, fps=1.0, num_frames=None, max_frames=64,
                   max_new_tokens=128, prefill=None, budget=None, **opts):
         pass
 
-    cfg = EvalConfig(model="m", tasks=("mmneedle",), prefill="minference", budget="16k")
+    cfg = EvalConfig(model="m", tasks=("mmneedle",), prefill="mminference", budget="16k")
     kw = load_kwargs(cfg, fake_load)
-    assert kw["prefill"] == "minference" and kw["budget"] == "16k" and "reduce" not in kw
+    assert kw["prefill"] == "mminference" and kw["budget"] == "16k" and "reduce" not in kw
     with pytest.raises(MmlongError, match="--reduce is not available"):
         load_kwargs(EvalConfig(model="m", tasks=("mmneedle",), reduce="fastv"), fake_load)
 
@@ -97,3 +98,19 @@ def test_partial_run_exit_code(tmp_path):
     (res,) = (tmp_path / "random").glob("*_results.json")
     data = json.loads(res.read_text())
     assert data["status"] == "partial" and "exact_acc,none" in data["results"]["mmneedle"]
+
+
+def test_sparse_prefill_run_records_its_settings(tmp_path, monkeypatch):
+    """--prefill with patterns and budgets reaches the model (sparse calls happen) and the results file."""
+    from mmlong.sparse import patch as sparse_patch
+
+    seen = []
+    real = sparse_patch._sparse
+    monkeypatch.setattr(sparse_patch, "_sparse", lambda *a: seen.append(1) or real(*a))
+    rc = main(["eval", "--model", "tiny:qwen2_5_vl", "--tasks", "mmneedle", *NEEDLE, "--limit", "2",
+               "--max-new-tokens", "2", "--prefill", "mminference", "--patterns", "vs", "--prefill-opt", "min_len=0",
+               "--prefill-opt", "local=64", "--batch-size", "2", "--output-path", str(tmp_path), "--run-id", "sp"])
+    assert rc == 0 and seen
+    res = json.loads((tmp_path / "tiny__qwen2_5_vl" / "sp_results.json").read_text())
+    assert res["config"]["prefill"] == "mminference" and res["config"]["patterns"] == "vs"
+    assert res["config"]["prefill_options"] == {"min_len": 0, "local": 64}

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -81,6 +82,28 @@ def doc_rng(seed: int, *parts) -> random.Random:
     return random.Random(int(h[:16], 16))
 
 
+def option_docs(options_cls) -> list[tuple[str, str, str]]:
+    """``(name, default, comment)`` of each field of an ``Options`` dataclass, in order.
+
+    The comment is the ``# ...`` after the field in the source (the project's way of
+    documenting options), e.g. ``("max_frames", "64", "frame budget ...")``.
+    """
+    import inspect
+
+    comments: dict[str, str] = {}
+    try:
+        for cls in reversed(options_cls.__mro__):
+            if dataclasses.is_dataclass(cls):
+                for line in inspect.getsource(cls).splitlines():
+                    m = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.*)$", line)
+                    if m:
+                        comments[m.group(1)] = m.group(2).strip()
+    except (OSError, TypeError):  # no source (frozen app): names and defaults only
+        pass
+    return [(f.name, repr(f.default) if f.default is not dataclasses.MISSING else "(required)",
+             comments.get(f.name, "")) for f in dataclasses.fields(options_cls)]
+
+
 def build_options(cls, options: dict, task: str):
     """``cls(**options)`` with unknown names rejected, listing the valid ones."""
     names = {f.name for f in dataclasses.fields(cls)}
@@ -95,6 +118,7 @@ class Task:
 
     name = "task"
     version = "1"
+    summary = ""  # one line for ``mmlong eval --tasks list``
     metrics: tuple[str, ...] = ("acc",)  # reported metric names, all higher-is-better unless listed
     lower_is_better: tuple[str, ...] = ()
 

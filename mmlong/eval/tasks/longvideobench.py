@@ -191,10 +191,12 @@ class _LongVideoBench(Task):
 
 class LongVideoBenchValV(_LongVideoBench):
     name = "longvideobench_val_v"
+    summary = "LongVideoBench val: frames as a video, multiple choice (acc by duration group and category)"
 
 
 class LongVideoBenchValI(_LongVideoBench):
     name = "longvideobench_val_i"
+    summary = "LongVideoBench val: frames interleaved with subtitles, multiple choice"
     version = "2"  # 2: frames interleaved with the subtitles in the model input (1: frames first)
     subtitles = True
 
@@ -207,6 +209,7 @@ class LongVideoBenchValI(_LongVideoBench):
 
 class LongVideoBenchTestV(_LongVideoBench):
     name = "longvideobench_test_v"
+    summary = "LongVideoBench test: frames as a video; writes the submission file"
     split_file = "lvb_test_wo_gt.json"
     metrics = ("n_submitted",)
 

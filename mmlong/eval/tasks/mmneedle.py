@@ -42,6 +42,7 @@ def needle_answer(rec: dict) -> str:
 
 class MMNeedle(Task):
     name = "mmneedle"
+    summary = "MMNeedle: locate the captioned sub-image among M stitched N x N images (1/2/5 needles)"
     version = "1"
 
     @dataclass(frozen=True)

@@ -259,6 +259,7 @@ class _VideoWebArena(Task):
 
 class VideoWebArenaQA(_VideoWebArena):
     name = "videowebarena_qa"
+    summary = "VideoWebArena factual-retention QA: intermediate_intent over tutorial videos, must_include scoring"
     metrics = ("qa_success",)
 
     def docs(self) -> list[Doc]:
@@ -341,6 +342,7 @@ class VideoWebArenaAgent(_VideoWebArena):
     """The agentic tasks: ``agent(task_config, clip) -> {"answer", "url", optional "program_html": score}``."""
 
     name = "videowebarena_agent"
+    summary = "VideoWebArena agentic tasks: run only with a user agent callback (needs the live sites)"
     metrics = ("success",)
     agent = None  # set by evaluate(..., agent=fn)
 

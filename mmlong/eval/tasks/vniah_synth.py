@@ -69,6 +69,7 @@ def write_haystack(path: Path, seconds: int, fps: float, size: int, needle: np.n
 
 class VNiahSynth(Task):
     name = "vniah_synth"
+    summary = "Synthetic video needle: a drawn needle frame in a long generated video; depth x length heatmap"
     version = "1"
     metrics = ("acc",)
 
