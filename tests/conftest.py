@@ -5,6 +5,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("MMLONG_DEVICE", "cpu")  # CPU tests stay on CPU on a GPU machine; tests/gpu ask for cuda
 
 import pytest  # noqa: E402
 

@@ -32,10 +32,14 @@ EPS = 1e-6  # seconds: far below any frame gap, far above float noise
 _NO_INDEX_SEEK_GAP = 2.0  # seconds to skip before seeking when the format has no index
 
 
+# PyAV < 19 raises on tags that are not UTF-8 unless told to ignore them; 19 dropped the option.
+_OPEN_OPTS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+
+
 def _open_stream(path: Path):
     """Open ``path`` and return ``(container, first video stream)``, or raise MmlongError."""
     try:
-        container = av.open(str(path), "r", metadata_errors="ignore")
+        container = av.open(str(path), "r", **_OPEN_OPTS)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise unreadable(path, f"{reason} (is it a video file? is it complete?)") from None
@@ -54,7 +58,7 @@ def _scan_packets(path: Path, stream_index: int, *, tail: bool = False) -> tuple
     is then of those packets only).
     """
     count, end = 0, None
-    with av.open(str(path), "r", metadata_errors="ignore") as container:
+    with av.open(str(path), "r", **_OPEN_OPTS) as container:
         stream = container.streams[stream_index]
         try:
             if tail:

@@ -59,7 +59,8 @@ def test_audio_track_and_gop(tmp_path):
         assert len(container.streams.audio) == 1
         stream = container.streams.video[0]
         keys = [p.pts for p in container.demux(stream) if p.size and p.is_keyframe]
-    assert [round(k * stream.time_base * 10) for k in keys] == [0, 10, 20]
+        time_base = stream.time_base  # PyAV 19 refuses stream attributes once the container is closed
+    assert [round(k * time_base * 10) for k in keys] == [0, 10, 20]
 
 
 def test_one_hour_low_res_is_fast(tmp_path):
