@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from mmlong.errors import MmlongError
 
 #: Fields that may differ between a run and its resumption (they do not change any answer).
-RUN_LOCAL = ("limit", "only", "output_path", "log_samples", "batch_size", "run_id", "resume", "device")
+RUN_LOCAL = ("limit", "only", "output_path", "log_samples", "batch_size", "prefetch", "run_id", "resume", "device")
 
 TEST_MODELS = ("random", "oracle")
 
@@ -43,6 +43,7 @@ class EvalConfig:
     output_path: str | None = None  # root output folder; None = write nothing, return results
     log_samples: bool = False  # also store each prompt in the samples files
     batch_size: int = 1  # docs per generate call (left-padded; greedy answers equal batch size 1 up to float rounding)
+    prefetch: bool = False  # load the next docs' media in a background thread while the model answers
     seed: int = 0  # seeds the random model, tie-breaks and unparsable-answer draws
     run_id: str | None = None  # output file prefix; None = start time (lmms-eval's date id)
     resume: bool = False  # continue run_id, skipping docs already in its samples files

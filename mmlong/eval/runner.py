@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 
 from mmlong.errors import MmlongError
 from mmlong.eval.config import EvalConfig, Shard, apply_limit, json_safe
+from mmlong.eval.doc_runner import first_line, run_docs_prefetched
 from mmlong.eval.output import (RunFiles, SampleLog, markdown_table, new_run_id, now, package_versions,
                                 git_hash, read_jsonl, task_hash, write_json, write_jsonl)
 from mmlong.eval.tasks import get_task, task_class
-from mmlong.eval.tasks.base import Task
 
 
 def _warn(msg: str) -> None:
@@ -77,105 +76,6 @@ def _select(docs: list, task: str, only: tuple, limit) -> list:
                 wanted.add(item)
         docs = [d for d in docs if d.doc_id in wanted]
     return apply_limit(docs, limit)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
-
-
-@dataclass
-class _Pending:
-    """A doc between loading and scoring: its record so far and, when loading worked, the inputs."""
-
-    doc: object
-    rec: dict
-    t0: float
-    req: object = None
-    inputs: tuple | None = None  # (images, clip) once loaded
-
-
-def _load_doc(task, doc) -> _Pending:
-    """Reference, request and media of one doc; failures are written into the record."""
-    p = _Pending(doc, {"doc_id": doc.doc_id, "doc_hash": doc.doc_hash, "target": None, "ref": {}, "input": None,
-                       "input_media": {}, "filtered_resps": [None], "error": None, "token_counts": None},
-                 time.perf_counter())
-    try:
-        p.rec["target"], p.rec["ref"] = task.reference(doc)
-        p.req = task.request(doc)
-        p.rec["input_media"] = dict(p.req.media)
-    except Exception as exc:  # a malformed doc: record and move on
-        p.rec["error"] = f"doc: {_first_line(exc)}"
-        return p
-    try:
-        p.inputs = p.req.load()  # loaders may finish req.text / req.media (e.g. subtitles placed by frame times)
-    except Exception as exc:
-        p.rec["error"] = f"input: {_first_line(exc)}"
-        return p
-    p.rec["input_media"] = dict(p.req.media)
-    clip = p.inputs[1]
-    if clip is not None:
-        p.rec["input_media"]["frame_times"] = [round(float(t), 4) for t in clip.timestamps]
-    return p
-
-
-def _finish_doc(task, p: _Pending, result, cfg: EvalConfig, batch: int = 1) -> dict:
-    """Score one doc given the model's ``(text, info)`` or the exception it raised."""
-    rec, response = p.rec, None
-    if isinstance(result, BaseException):
-        rec["error"] = f"model: {_first_line(result)}"
-    elif result is not None:
-        text, info = result
-        rec["token_counts"] = info.get("token_counts")
-        if isinstance(text, str):
-            response = text
-        else:
-            rec["error"] = f"model: returned {type(text).__name__}, not text"
-    if cfg.log_samples and p.req is not None:
-        rec["input"] = p.req.text
-    rec["filtered_resps"] = [response]
-    try:
-        rec.update(task.score(rec["ref"], response, seed=cfg.seed, doc_id=p.doc.doc_id))
-    except Exception as exc:
-        rec["error"] = rec["error"] or f"score: {_first_line(exc)}"
-    rec["timings"] = {"total_s": round(time.perf_counter() - p.t0, 4), **({"batch": batch} if batch > 1 else {})}
-    rec["date"] = now()
-    return rec
-
-
-def _respond(task, p: _Pending, model):
-    try:
-        return task.respond(p.doc, p.req, *p.inputs, model)
-    except Exception as exc:
-        return exc
-
-
-def run_doc(task, doc, model, cfg: EvalConfig) -> dict:
-    """One per-sample record; never raises for bad input, bad media or a failing model."""
-    p = _load_doc(task, doc)
-    return _finish_doc(task, p, _respond(task, p, model) if p.inputs is not None else None, cfg)
-
-
-def batches_supported(task, model) -> bool:
-    """True when ``model`` answers many docs per call and ``task`` asks the model (not an agent)."""
-    return callable(getattr(model, "generate_batch", None)) and type(task).respond is Task.respond
-
-
-def run_docs(task, docs: list, model, cfg: EvalConfig) -> list[dict]:
-    """Records for ``docs`` (one batch): loaded one by one, answered in one ``generate_batch`` call.
-
-    A doc that fails to load is scored as unanswered without joining the batch; the model
-    returns a result or an exception per doc, so one bad doc never costs the others.
-    """
-    pending = [_load_doc(task, d) for d in docs]
-    ready = [p for p in pending if p.inputs is not None]
-    keys = [f"{task.name}/{p.doc.doc_id}" for p in ready]
-    try:
-        results = model.generate_batch([(p.req, *p.inputs, k) for p, k in zip(ready, keys)]) if ready else []
-    except Exception as exc:  # the whole call failed: every doc records it
-        results = [exc] * len(ready)
-    by_id = {id(p): r for p, r in zip(ready, results)}
-    return [_finish_doc(task, p, by_id.get(id(p)), cfg, batch=len(ready)) for p in pending]
 
 
 def _check_resume(cfg: EvalConfig, files: RunFiles) -> dict:
@@ -271,7 +171,7 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
         try:
             docs = task.docs()
         except Exception as exc:  # missing data folder etc.: recorded, other tasks go on
-            task_errors[name] = str(exc) if isinstance(exc, MmlongError) else _first_line(exc)
+            task_errors[name] = str(exc) if isinstance(exc, MmlongError) else first_line(exc)
             if shard.is_main:
                 _warn(f"task {name} skipped: {task_errors[name]}")
             continue
@@ -292,12 +192,9 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
                                       "(its doc_hash differs); start a new run")
                 continue
             todo.append(doc)
-        size = cfg.batch_size if batches_supported(task, model) else 1
-        for start in range(0, len(todo), size):
-            chunk = todo[start:start + size]
-            for rec in run_docs(task, chunk, model, cfg) if size > 1 else [run_doc(task, chunk[0], model, cfg)]:
-                log.append(rec)
-                done[rec["doc_id"]] = rec
+        for rec in run_docs_prefetched(task, todo, model, cfg, prefetch=cfg.prefetch):
+            log.append(rec)
+            done[rec["doc_id"]] = rec
         memory[name] = [done[d.doc_id] for d in selected if d.doc_id in done]
         matched |= bool(to_run)
     if cfg.only and not matched:
