@@ -147,9 +147,14 @@ def test_examples_come_before_the_question_and_none_is_the_old_prompt(tmp_path):
 def test_example_frames_folder_gives_10_extra_images(tmp_path):
     write_videowebarena_videos(tmp_path, ["clip"])
     folder = _example_frames(tmp_path / "shots")
-    text, images, media = _prompt(*_qa(tmp_path, examples=str(folder)))
+    task, doc = _qa(tmp_path, examples=str(folder))
+    req = task.request(doc)
+    images, clip = req.load()
     assert len(images) == 10 and all(im.mode == "RGB" and im.size == (32, 24) for im in images)
-    assert "The first 10 images are their frames" in text and media["examples"] == "frames"
+    assert "each [FRAME-k] marker is followed by that frame" in req.text and req.media["examples"] == "frames"
+    assert len(clip) == 3 and [p for p in req.parts if isinstance(p, int)] == list(range(10))
+    after = [req.parts[i - 1][-len("[FRAME-1]"):] for i, p in enumerate(req.parts) if isinstance(p, int)]
+    assert after == [f"[FRAME-{k}]" for k in range(1, 6)] * 2  # each example frame right after its marker
     (folder / "frame_reddit_4.jpg").unlink()
     with pytest.raises(MmlongError, match="missing frame_reddit_4.jpg"):
         get_task("videowebarena_qa", data_dir=str(tmp_path), examples=str(folder)).docs()
@@ -157,6 +162,30 @@ def test_example_frames_folder_gives_10_extra_images(tmp_path):
         get_task("videowebarena_qa", data_dir=str(tmp_path), examples="few").docs()
     with pytest.raises(MmlongError, match="transcribe=auto or =none"):
         get_task("videowebarena_qa", data_dir=str(tmp_path), transcribe="always").docs()
+    with pytest.raises(MmlongError, match="frames_as=video or =images"):
+        get_task("videowebarena_qa", data_dir=str(tmp_path), frames_as="gif").docs()
+
+
+def test_frames_as_images_follow_their_markers(tmp_path):
+    from mmlong.eval.models import interleaved
+
+    write_videowebarena_videos(tmp_path, ["clip"])
+    folder = _example_frames(tmp_path / "shots")
+    task, doc = _qa(tmp_path, examples=str(folder), frames_as="images")
+    req = task.request(doc)
+    images, clip = req.load()
+    assert clip is None and len(images) == 13 and req.media["frames_as"] == "images"  # 10 example + 3 video frames
+    ints = [p for p in req.parts if isinstance(p, int)]
+    assert ints == list(range(13)) and req.text.count("<image>") == 13
+    tail = req.parts[req.parts.index(10) - 1]
+    assert tail.endswith("VIDEO:\n [FRAME-1]")  # the current video's first frame follows its marker
+    question, rest = interleaved(req, images)
+    assert rest == [] and sum(not isinstance(q, str) for q in question) == 13
+    import mmlong
+    from mmlong.eval.models import PipelineModel
+
+    text, info = PipelineModel(mmlong.load("tiny:qwen2_vl", max_new_tokens=2)).generate(req, images, clip, "d")
+    assert isinstance(text, str) and info["token_counts"]["image"] > 0 and info["token_counts"]["video"] == 0
 
 
 def test_no_faster_whisper_is_a_note_not_an_error(tmp_path, monkeypatch):

@@ -14,8 +14,10 @@ Frames follow the official sampler (1 per second, or evenly down to ``max_frames
 
 The QA prompt follows the official ``video_frame_intent_understanding.json``: intro, the two
 in-context examples (``examples``: as text with their ``[FRAME-k]`` markers, with their
-official frames from a folder as extra images, or left out), then ``VIDEO / AUDIO /
-QUESTION`` and ``ANSWER:``. AUDIO is ``transcript_dir/<video>.txt`` when present, else (with
+official frames from a folder placed after the markers, or left out), then ``VIDEO / AUDIO /
+QUESTION`` and ``ANSWER:``. The current video is one clip with timestamps
+(``frames_as="video"``) or, as in the official prompt, one image per ``[FRAME-k]`` marker
+(``frames_as="images"``; many more visual tokens on Qwen-VL). AUDIO is ``transcript_dir/<video>.txt`` when present, else (with
 ``transcribe="auto"``) a faster-whisper transcript of the video's audio made in the sample's
 loader and cached by video content under ``~/.cache/mmlong`` (shared with the language route).
 The sample's ``input_media["transcript"]`` says where it came from: ``{"source": "file" |
@@ -88,18 +90,47 @@ def example_frame_paths(folder: str | Path) -> list[Path]:
     return paths
 
 
-def examples_block(with_frames: bool) -> str:
-    """The in-context examples as one text block (each example's text, then its answer)."""
+def examples_parts(with_frames: bool) -> list:
+    """The in-context examples (each example's text, then its answer) as prompt parts.
+
+    With ``with_frames`` example k's ``[FRAME-j]`` markers are followed by image index
+    ``k * EXAMPLE_FRAMES + j - 1`` (the official frame files in order); otherwise one string.
+    """
     n = EXAMPLE_FRAMES
     if with_frames:
-        head = (f"Here are {len(EXAMPLES)} examples. The first {n * len(EXAMPLES)} images are their frames, in order: "
-                + ", ".join(f"images {k * n + 1}-{k * n + n} are example {k + 1}'s [FRAME-1] to [FRAME-{n}]"
-                            for k in range(len(EXAMPLES)))
-                + ". The video is the current question's.")
+        head = f"Here are {len(EXAMPLES)} examples; each [FRAME-k] marker is followed by that frame:"
     else:
         head = f"Here are {len(EXAMPLES)} examples (their frames are not shown):"
-    body = "\n\n".join(f"EXAMPLE {k + 1}:\n{text}\n{answer}" for k, (_, text, answer) in enumerate(EXAMPLES))
-    return f"{head}\n\n{body}\n\nNow answer the question about the video:"
+    parts: list = [f"{head}\n\n"]
+    for k, (_, text, answer) in enumerate(EXAMPLES):
+        block = f"EXAMPLE {k + 1}:\n{text}\n{answer}" + ("\n\n" if k + 1 < len(EXAMPLES) else "")
+        parts += attach_frames(block, k * n) if with_frames else [block]
+    return join_parts(parts + ["\n\nNow answer the question about the video:"])
+
+
+def attach_frames(text: str, first: int) -> list:
+    """Parts with an image index after each ``[FRAME-k]`` marker: ``first + k - 1``.
+
+    Example: ``attach_frames("VIDEO: [FRAME-1] [FRAME-2] end", 10)`` ->
+    ``["VIDEO: [FRAME-1]", 10, " [FRAME-2]", 11, " end"]``.
+    """
+    parts: list = []
+    pos = 0
+    for m in re.finditer(r"\[FRAME-(\d+)\]", text):
+        parts += [text[pos:m.end()], first + int(m.group(1)) - 1]
+        pos = m.end()
+    return parts + [text[pos:]] if pos < len(text) else parts
+
+
+def join_parts(parts: list) -> list:
+    """Merge adjacent strings and drop empty ones (ints are image indices)."""
+    out: list = []
+    for p in parts:
+        if isinstance(p, str) and out and isinstance(out[-1], str):
+            out[-1] += p
+        elif p != "":
+            out.append(p)
+    return out
 
 
 def default_data_dir() -> Path | None:
@@ -151,7 +182,7 @@ def oracle_answer(reference_answers: dict) -> str:
 
 
 class _VideoWebArena(Task):
-    version = "2"  # 2: in-context examples and Whisper transcripts in the QA prompt
+    version = "2"  # 2: in-context examples, Whisper transcripts, frames after their markers
     _asr = None  # the ASRDescriber, made on the first transcription (one model per task run)
 
     @dataclass(frozen=True)
@@ -164,6 +195,7 @@ class _VideoWebArena(Task):
         transcribe: str = "auto"  # "auto": no file -> Whisper on the video's audio (mmlong[asr]); "none": files only
         asr_model: str | None = None  # faster-whisper model; None = mmlong's offline tiny.en (official: "base")
         examples: str = "text"  # official examples: "text", "none", or a folder of frame_{shopping,reddit}_{0..4}.jpg
+        frames_as: str = "video"  # "video": one clip with timestamps; "images": each frame after its [FRAME-k] marker
         max_frames: int = 60  # the official --max_frame_num
         max_new_tokens: int = 128  # answer length cap
 
@@ -247,6 +279,9 @@ class _VideoWebArena(Task):
         return " ".join(s.text for s in transcript.segments if s.source == "speech").strip()
 
     def _check_options(self) -> None:
+        if self.options.frames_as not in ("video", "images"):
+            raise MmlongError(f"frames_as={self.options.frames_as!r} is not valid; pass "
+                              f"--task-opt {self.name}.frames_as=video or =images")
         if self.options.transcribe not in ("auto", "none"):
             raise MmlongError(f"transcribe={self.options.transcribe!r} is not valid; pass "
                               f"--task-opt {self.name}.transcribe=auto or =none")
@@ -267,28 +302,48 @@ class VideoWebArenaQA(_VideoWebArena):
         return super().docs()
 
     def request(self, doc: Doc) -> Request:
+        """The official prompt; frames sit after their ``[FRAME-k]`` markers when shown as images.
+
+        ``frames_as="video"``: the sampled frames are one video (with timestamps); example frames
+        (``examples=DIR``) are images after their markers. ``frames_as="images"``: every frame,
+        the current video's too, is an image after its marker (the official layout).
+        """
         t = doc.data
         video = str(t.get("video") or "")
         mode = self.options.examples if self.options.examples in ("text", "none") else "frames"
+        as_images = self.options.frames_as == "images"
         # media is copied into the sample before the loaders run: the loader fills this dict in place
         heard: dict = {"source": "none"}
         req = Request(text="", max_new_tokens=self.options.max_new_tokens,
                       oracle=oracle_answer(self.reference(doc)[1]["reference_answers"]),
                       media={"video": video, "max_frames": self.options.max_frames, "examples": mode,
-                             "transcript": heard})
-        if mode == "frames":  # shown first, before the video; examples_block says so
-            req.images = lambda: [_rgb(p) for p in example_frame_paths(self.options.examples)]
+                             "frames_as": self.options.frames_as, "transcript": heard})
+        loaded: dict = {}
 
-        def clip():  # the prompt names the frames and holds the transcript, so it is finished here
-            c, has_audio = self._sample(video)
-            marks = " ".join(f"[FRAME-{i + 1}]" for i in range(len(c)))
+        def images():  # runs first: samples the video, transcribes it and finishes the prompt
+            from PIL import Image
+
+            clip, has_audio = self._sample(video)
+            marks = " ".join(f"[FRAME-{i + 1}]" for i in range(len(clip)))
             current = TEMPLATE.format(video=f" {marks} ", audio=self._transcript(video, has_audio, heard),
                                       objective=t.get("intermediate_intent", ""))
-            shots = "" if mode == "none" else examples_block(mode == "frames") + "\n\n"
-            req.text = f"{INTRO}\n\n{shots}{current}\n{ANSWER_PHRASE}"
-            return c
+            shown = [_rgb(p) for p in example_frame_paths(self.options.examples)] if mode == "frames" else []
+            parts = [f"{INTRO}\n\n"]
+            if mode != "none":
+                parts += examples_parts(mode == "frames") + ["\n\n"]
+            parts += attach_frames(current, len(shown)) if as_images else [current]
+            parts.append(f"\n{ANSWER_PHRASE}")
+            if as_images:
+                shown += [Image.fromarray(f) for f in clip.frames]
+            else:
+                loaded["clip"] = clip
+            parts = join_parts(parts)
+            req.parts = parts if shown else None
+            req.text = "".join("<image>" if isinstance(p, int) else p for p in parts)
+            return shown
 
-        req.video = clip
+        req.images = images
+        req.video = None if as_images else (lambda: loaded["clip"])
         return req
 
     def reference(self, doc: Doc) -> tuple[str, dict]:
