@@ -24,6 +24,14 @@ from mmlong.eval.output import (RunFiles, SampleLog, markdown_table, new_run_id,
 from mmlong.eval.tasks import get_task, task_class
 
 
+def _progress(task: str, total: int, show: bool):
+    """A tqdm bar on stderr for one task's docs (rank 0, when echoing); a no-op otherwise."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=task, unit="doc", disable=not show or total == 0, file=sys.stderr,
+                dynamic_ncols=True)
+
+
 def _warn(msg: str) -> None:
     print(f"mmlong: warning: {msg}", file=sys.stderr)
 
@@ -192,9 +200,14 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
                                       "(its doc_hash differs); start a new run")
                 continue
             todo.append(doc)
+        bar = _progress(name, len(todo), echo and shard.is_main)
         for rec in run_docs_prefetched(task, todo, model, cfg, prefetch=cfg.prefetch):
             log.append(rec)
             done[rec["doc_id"]] = rec
+            bar.update(1)
+            if rec.get("error"):
+                bar.set_postfix(errors=sum(1 for r in done.values() if r.get("error")), refresh=False)
+        bar.close()
         memory[name] = [done[d.doc_id] for d in selected if d.doc_id in done]
         matched |= bool(to_run)
     if cfg.only and not matched:
