@@ -16,6 +16,7 @@ import dataclasses
 import re
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 from mmlong.answer import Answer, cited_times
@@ -75,7 +76,7 @@ class Pipeline:
         from mmlong.video import Clip, sample
 
         if isinstance(video, Clip) or hasattr(video, "frames"):
-            return video, self.spec, None
+            return self._fit_clip(video) if self.budget is not None else (video, self.spec, None)
         c = dataclasses.replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
         if self.budget is not None:
             from mmlong.video.budget import plan, sample_planned
@@ -84,6 +85,30 @@ class Pipeline:
             return sample_planned(str(video), p), p.vision_spec(self.spec), p
         return sample(str(video), fps=None if c.num_frames else c.fps, num_frames=c.num_frames,
                       max_frames=c.max_frames), self.spec, None
+
+    def _fit_clip(self, clip):
+        """A pinned clip (e.g. a benchmark's official frames) under the token budget.
+
+        The plan keeps the clip's frames and lowers the per-frame resolution; when even the
+        smallest resolution does not fit, it keeps the frames nearest the planned times.
+        Returns ``(clip, spec pinned to the planned size, plan)``.
+        """
+        import dataclasses as dc
+
+        import numpy as np
+
+        from mmlong.video.budget import plan
+
+        from mmlong.video.source import resize_rgb
+
+        n = len(clip)
+        p = plan(clip, self, self.budget, num_frames=n, max_frames=n)
+        times = np.asarray(clip.timestamps)
+        keep = sorted({int(np.abs(times - t).argmin()) for t in p.timestamps}) if p.frames < n else range(n)
+        frames = np.stack([resize_rgb(clip.frames[i], (p.height, p.width)) for i in keep])  # the processor's bicubic
+        fields = {"frames": frames, "timestamps": times[list(keep)]}
+        clip = dc.replace(clip, **fields) if dc.is_dataclass(clip) else SimpleNamespace(**fields)
+        return clip, p.vision_spec(self.spec), p
 
     def _prepare(self, question, *, video=None, images=None, document=None, max_new_tokens=None,
                  num_frames=None, fps=None) -> _Prepared:

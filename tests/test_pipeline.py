@@ -97,3 +97,18 @@ def test_ask_many_with_sparse_prefill_equals_ask():
     many = pipe.ask_many(reqs, batch_size=4)
     assert state.calls["sparse"] > sparse_calls  # the batched prefill took the sparse path
     assert [a.text for a in many] == [a.text for a in one]
+
+
+def test_budget_applies_to_pinned_clips():
+    """A benchmark's pinned frames: the plan lowers their resolution, then drops frames, to fit the budget."""
+    from mmlong.video import Clip
+
+    frames = np.random.default_rng(0).integers(0, 256, (16, 360, 640, 3), dtype=np.uint8)
+    clip = Clip.from_frames(frames, np.arange(16) * 2.0, source_fps=30)
+    free = mmlong.load("tiny:qwen2_5_vl", max_new_tokens=2).ask("what?", video=clip)
+    for budget, frames_kept in ((100, 16), (40, 8)):
+        ans = mmlong.load("tiny:qwen2_5_vl", budget=budget, max_new_tokens=2).ask("what?", video=clip)
+        plan = ans.config["plan"]
+        assert ans.tokens["video"] == plan["total_tokens"] <= budget < free.tokens["video"]
+        assert len(ans.frame_times) == plan["frames"] == frames_kept
+        assert set(ans.frame_times) <= set(clip.timestamps.tolist())  # kept frames are the clip's own

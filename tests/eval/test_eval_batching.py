@@ -87,3 +87,14 @@ def test_a_bad_doc_in_a_batch_costs_only_itself(tmp_path, lvb):
     assert bad == r["sample_errors"]["longvideobench_val_v"]["doc_ids"] and bad and len(bad) < len(samples)
     assert all(s["error"].startswith("input:") for s in samples if s["error"])
     assert all(isinstance(s["filtered_resps"][0], str) for s in samples if not s["error"])
+
+
+def test_budget_caps_the_pinned_frames_tokens(tmp_path, lvb):
+    def video_tokens(run_id, **kw):
+        r = evaluate(_cfg(tmp_path, lvb, run_id=run_id, tasks=("longvideobench_val_v",), limit=2, **kw), echo=False)
+        assert not r["sample_errors"]["longvideobench_val_v"]["count"]
+        return [s["token_counts"]["video"] for s in read_jsonl(tmp_path / DIR / f"{run_id}_samples_longvideobench_val_v.jsonl")]
+
+    free = video_tokens("free")
+    capped = video_tokens("capped", budget="12")
+    assert all(f > 12 for f in free) and all(0 < c <= 12 for c in capped)
