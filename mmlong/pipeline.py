@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Sequence
 
+import numpy as np
+
 from mmlong.answer import Answer, cited_times
 from mmlong.errors import MmlongError
 
@@ -93,12 +95,7 @@ class Pipeline:
         smallest resolution does not fit, it keeps the frames nearest the planned times.
         Returns ``(clip, spec pinned to the planned size, plan)``.
         """
-        import dataclasses as dc
-
-        import numpy as np
-
         from mmlong.video.budget import plan
-
         from mmlong.video.source import resize_rgb
 
         n = len(clip)
@@ -107,7 +104,7 @@ class Pipeline:
         keep = sorted({int(np.abs(times - t).argmin()) for t in p.timestamps}) if p.frames < n else range(n)
         frames = np.stack([resize_rgb(clip.frames[i], (p.height, p.width)) for i in keep])  # the processor's bicubic
         fields = {"frames": frames, "timestamps": times[list(keep)]}
-        clip = dc.replace(clip, **fields) if dc.is_dataclass(clip) else SimpleNamespace(**fields)
+        clip = dataclasses.replace(clip, **fields) if dataclasses.is_dataclass(clip) else SimpleNamespace(**fields)
         return clip, p.vision_spec(self.spec), p
 
     def _prepare(self, question, *, video=None, images=None, document=None, max_new_tokens=None,
