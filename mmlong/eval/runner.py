@@ -260,8 +260,11 @@ def _finish(cfg, files, tasks, docs_by_task, task_errors, memory, header, start,
         else:
             samples = memory[name]
         out["results"][name], out["breakdowns"][name] = _score_task(task, samples)
-        errs = [s["doc_id"] for s in samples if s.get("error")]
-        out["sample_errors"][name] = {"count": len(errs), "doc_ids": errs}
+        errs = [s for s in samples if s.get("error")]
+        out["sample_errors"][name] = {"count": len(errs), "doc_ids": [s["doc_id"] for s in errs]}
+        if errs and echo:
+            _warn(f"{name}: {len(errs)} of {len(samples)} samples recorded an error, e.g. {errs[0]['doc_id']}: "
+                  f"{errs[0]['error']} (all in the samples file's error field)")
         out["n-samples"][name] = {"original": len(docs), "effective": len(selected)}
         out["task_hashes"][name] = task_hash([s["doc_hash"] for s in samples])
         if files.writes:
