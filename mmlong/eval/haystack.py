@@ -327,14 +327,21 @@ class Released:
         """One stitched haystack image, PIL RGB, (N*S) x (N*S)."""
         from PIL import Image
 
-        return Image.open(self.stitched_path(image_id)).convert("RGB")
+        with Image.open(self.stitched_path(image_id)) as im:
+            return im.convert("RGB")
 
     def load_needles(self, targets: list) -> list | None:
         """The needles' own COCO images (``root/val2014/...``) for the pixel oracle; None if any is missing."""
         from PIL import Image
 
         paths = [self.root / t for t in targets]
-        return [Image.open(p).convert("RGB") for p in paths] if all(p.exists() for p in paths) else None
+        if not all(p.exists() for p in paths):
+            return None
+        out = []
+        for p in paths:
+            with Image.open(p) as im:
+                out.append(im.convert("RGB"))
+        return out
 
 
 def load_released(root: str | Path, m: int, n: int, needles: int = 1) -> Released:
