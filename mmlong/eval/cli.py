@@ -7,6 +7,7 @@
     mmlong eval ... --resume RUN_ID             # continue a killed run
     mmlong eval ... --resume RUN_ID --only 12   # rerun one doc of it
     mmlong eval --rescore runs/oracle/RUN_ID_results.json
+    mmlong eval --compare runs/                 # runs side by side, labelled by their differing settings
     accelerate launch --num_processes 8 -m mmlong.cli eval ...   # data parallel, rank 0 merges
 """
 
@@ -108,6 +109,11 @@ def _list_tasks() -> int:
 def run(args) -> int:
     from mmlong.eval.runner import evaluate, rescore, resolve
 
+    if args.compare:
+        from mmlong.eval.compare import compare
+
+        print(compare(args.compare))
+        return 0
     if args.rescore:
         path = Path(args.rescore)
         if not path.exists() and args.output_path and args.model:
@@ -160,6 +166,8 @@ def add_parser(subparsers) -> None:
     a("--run-id", help="output prefix (default: start time)")
     a("--resume", nargs="?", const=True, default=False, metavar="RUN_ID",
       help="continue a run (default: the latest in --output-path), skipping finished docs")
+    a("--compare", nargs="+", metavar="RUN", help="compare finished runs: results files or folders holding them; "
+      "one row per run labelled by the settings that differ, with paired +/- counts against the first")
     a("--rescore", metavar="RUN", help="recompute metrics from a run's samples: its _results.json (or run id)")
     a("--data-dir", action="append", metavar="[TASK=]DIR", help="data folder of a task (or of all tasks)")
     a("--task-opt", action="append", metavar="TASK.KEY=VALUE", help="task option, e.g. mmneedle.m=10 (repeatable)")
