@@ -1,4 +1,5 @@
-"""A tiny random-weight Qwen-VL runs through every task with every position scheme (1 doc per task)."""
+"""A tiny random-weight Qwen-VL runs through every task with every position scheme (2 docs per task;
+every other scheme answers them as one left-padded batch)."""
 
 import pytest
 
@@ -18,7 +19,7 @@ def data(tmp_path_factory):
     write_longvideobench(root / "lvb", n=2, seconds=(4,))
     vwa = default_data_dir()
     if vwa is not None:
-        write_videowebarena_videos(root / "media", [load_configs(vwa)[0][1]["video"]], seconds=2)
+        write_videowebarena_videos(root / "media", sorted({t["video"] for _, t in load_configs(vwa)[:2]}), seconds=2)
     return root
 
 
@@ -26,10 +27,10 @@ def data(tmp_path_factory):
 def test_every_scheme_every_task(i, scheme, data, tmp_path):
     family = FAMILIES[i % len(FAMILIES)]
     tasks = TASKS if default_data_dir() is not None else TASKS[:-1]
-    cfg = EvalConfig(model=f"tiny:{family}", pos=scheme, tasks=tasks, limit=1, max_new_tokens=3,
+    cfg = EvalConfig(model=f"tiny:{family}", pos=scheme, tasks=tasks, limit=2, max_new_tokens=3, batch_size=1 + i % 2,
                      output_path=str(tmp_path), data_dirs={t: str(data / "lvb") for t in TASKS[1:4]},
                      task_options={"mmneedle": {"m": 2, "n": 2, "size": 28, "n_seq": 2},
-                                   "vniah_synth": {"lengths": (4,), "depths": (0.5,), "size": 64, "max_frames": 4,
+                                   "vniah_synth": {"lengths": (4,), "depths": (0.25, 0.75), "size": 64, "max_frames": 4,
                                                    "data_dir": str(data / "vn")},
                                    "videowebarena_qa": {"video_dir": str(data / "media"), "max_frames": 4},
                                    "longvideobench_val_v": {"max_frames": 4}, "longvideobench_test_v": {"max_frames": 4},
@@ -39,6 +40,7 @@ def test_every_scheme_every_task(i, scheme, data, tmp_path):
     assert all(e["count"] == 0 for e in r["sample_errors"].values()), r["sample_errors"]
     assert r["config"]["pos"] == scheme
     assert set(r["results"]) == set(tasks)
+    assert all(n["effective"] == 2 for n in r["n-samples"].values()), r["n-samples"]
     from mmlong.eval.output import read_jsonl
 
     rec = read_jsonl(tmp_path / f"tiny__{family}" / f"{r['run_id']}_samples_mmneedle.jsonl")[0]
