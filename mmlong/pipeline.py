@@ -56,6 +56,14 @@ class _Prepared:
     timings: dict  # sample_s, inputs_s so far
 
 
+def _free_cuda_cache() -> None:
+    """Return cached CUDA blocks after a failed batch (e.g. out of memory) so retries start clean."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 class Pipeline:
     """A loaded, patched model with its tokenizer and vision settings; answers questions."""
 
@@ -264,6 +272,7 @@ class Pipeline:
                 if len(ready) == 1:
                     slots[ready[0][0]] = exc
                 else:  # one bad or too-large question must not sink the others
+                    _free_cuda_cache()
                     for i, _ in ready:
                         slots[i] = self._ask_chunk([requests[i]], True)[0]
         return slots

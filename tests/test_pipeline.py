@@ -112,3 +112,22 @@ def test_budget_applies_to_pinned_clips():
         assert ans.tokens["video"] == plan["total_tokens"] <= budget < free.tokens["video"]
         assert len(ans.frame_times) == plan["frames"] == frames_kept
         assert set(ans.frame_times) <= set(clip.timestamps.tolist())  # kept frames are the clip's own
+
+
+def test_a_failed_batch_is_retried_one_by_one(monkeypatch):
+    """A batch that fails as a whole (e.g. out of memory) is retried question by question."""
+    pipe = mmlong.load("tiny:qwen2_vl", max_new_tokens=3)
+    real = pipe._generate
+
+    def no_batches(inputs, limit, stream=None):
+        if inputs["input_ids"].shape[0] > 1:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(inputs, limit, stream)
+
+    monkeypatch.setattr(pipe, "_generate", no_batches)
+    reqs = [{"question": "a"}, {"question": "bb"}, {"question": "ccc"}]
+    out = pipe.ask_many(reqs, batch_size=3, return_exceptions=True)
+    assert [a.text for a in out] == [pipe.ask(**r).text for r in reqs]
+    assert [a.timings["batch"] for a in out] == [1, 1, 1]
+    with pytest.raises(RuntimeError, match="out of memory"):
+        pipe.ask_many(reqs, batch_size=3)  # without return_exceptions the failure surfaces
