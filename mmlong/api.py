@@ -47,12 +47,9 @@ class PipelineConfig:
 
 
 def _default_device() -> str:
-    """``$MMLONG_DEVICE`` when set (e.g. ``cpu`` to keep a GPU free), else CUDA when available."""
-    import os
-
     import torch
 
-    return os.environ.get("MMLONG_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _attn_for(device: str) -> str:
@@ -110,7 +107,7 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
         patterns: sparse patterns (``mmlong sparse search`` JSON, a dict or one spec name).
         prefill_opts: sparse budgets, e.g. ``{"local": 512, "min_len": 8192}``.
         pos: position scheme; None = ``"native"`` (the family's own, with Qwen's original ids).
-        device: ``"cpu"``, ``"cuda"``, ...; None = ``$MMLONG_DEVICE``, else CUDA when available.
+        device: ``"cpu"``, ``"cuda"``, ...; None = CUDA when available.
         dtype: torch dtype or name; None = bfloat16 on CUDA, float32 on CPU.
         fps, num_frames, max_frames: how videos are sampled (num_frames wins over fps).
         max_new_tokens: answer length cap.

@@ -5,9 +5,16 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("MMLONG_DEVICE", "cpu")  # CPU tests stay on CPU on a GPU machine; tests/gpu ask for cuda
 
 import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _cpu_by_default(request, monkeypatch):
+    """mmlong.load picks CPU in every test not marked gpu, so the CPU suite compares CPU with CPU on a GPU machine."""
+    if request.node.get_closest_marker("gpu") is None:
+        monkeypatch.setattr("mmlong.api._default_device", lambda: "cpu")
+
 
 # Token ids used by hand-built layouts (match the tiny byte-level tokenizer's specials).
 TEXT, VSTART, VEND, IMG, VID = 7, 259, 260, 261, 262
