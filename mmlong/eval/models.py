@@ -19,10 +19,6 @@ import numpy as np
 from mmlong.errors import MmlongError
 from mmlong.eval.tasks.base import doc_rng
 
-#: mmlong.load parameters that other features add; passed only when load() declares them.
-FEATURE_FLAGS = ("prefill", "reduce", "budget")
-
-
 class RandomModel:
     """Uniform draw from ``request.choices`` (or ``choices(rng)``; else three prompt words), seeded per doc."""
 
@@ -148,27 +144,16 @@ class PipelineModel:
         return out
 
 
-def load_kwargs(cfg, load=None) -> dict:
-    """Keyword arguments for ``mmlong.load`` from an :class:`EvalConfig`.
+def load_kwargs(cfg) -> dict:
+    """Keyword arguments for ``mmlong.load`` from an :class:`EvalConfig` (what ``--dry-run`` prints).
 
-    ``prefill`` / ``reduce`` / ``budget`` are passed only if ``load`` declares them as named
-    parameters; otherwise asking for one fails with a one-line error.
+    Raises:
+        MmlongError: a scheme option (``--opt``) that clashes with a dedicated flag.
     """
-    if load is None:
-        from mmlong.api import load
-    params = inspect.signature(load).parameters
     kwargs = {"pos": cfg.pos, "device": cfg.device, "dtype": cfg.dtype, "fps": cfg.fps or 1.0,
               "num_frames": cfg.num_frames, "max_frames": cfg.max_frames or 64,
               "max_new_tokens": cfg.max_new_tokens or 128}
-    for name in FEATURE_FLAGS:
-        value = getattr(cfg, name)
-        if value is None:
-            continue
-        p = params.get(name)
-        if p is None or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
-            raise MmlongError(f"--{name} is not available in this version of mmlong (mmlong.load has no {name}= "
-                              f"parameter yet); drop --{name} or update mmlong")
-        kwargs[name] = value
+    kwargs.update({name: getattr(cfg, name) for name in ("prefill", "reduce", "budget") if getattr(cfg, name)})
     if cfg.prefill is not None and (cfg.patterns or cfg.prefill_options):
         kwargs.update(patterns=cfg.patterns, prefill_opts=dict(cfg.prefill_options))
     clash = sorted(set(cfg.pos_options) & set(kwargs))
@@ -177,15 +162,15 @@ def load_kwargs(cfg, load=None) -> dict:
     return {**kwargs, **cfg.pos_options}
 
 
-def build_model(cfg, shard=None, load=None):
+def build_model(cfg, shard=None):
     """The model for ``cfg.model`` (random / oracle / mmlong.load of anything else)."""
-    kwargs = load_kwargs(cfg, load)  # validates the feature flags for every model kind
+    kwargs = load_kwargs(cfg)  # validates the options for every model kind
     if cfg.model == "random":
         return RandomModel(cfg.seed)
     if cfg.model == "oracle":
         return OracleModel()
-    if load is None:
-        from mmlong.api import load
+    from mmlong.api import load
+
     if shard is not None and shard.world_size > 1 and kwargs["device"] is None:
         from accelerate import PartialState
 

@@ -54,15 +54,15 @@ def make_task(cfg: EvalConfig, name: str, agent=None):
     return task
 
 
-def resolve(cfg: EvalConfig, load=None) -> dict:
+def resolve(cfg: EvalConfig) -> dict:
     """The fully resolved run (what ``--dry-run`` prints): config, model kwargs, each task's config."""
     from mmlong.eval.models import load_kwargs
 
     out = {"config": cfg.as_dict(), "model_load_kwargs": None, "tasks": {}}
     if cfg.model not in ("random", "oracle"):
-        out["model_load_kwargs"] = json_safe(load_kwargs(cfg, load))
+        out["model_load_kwargs"] = json_safe(load_kwargs(cfg))
     else:
-        load_kwargs(cfg, load)
+        load_kwargs(cfg)
     for name in cfg.tasks:
         task = make_task(cfg, name)
         out["tasks"][name] = task.config()
@@ -147,7 +147,7 @@ def _sync(shard: Shard, run_id: str | None) -> str | None:
     return box[0]
 
 
-def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=None, load=None,
+def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=None,
              echo=True) -> dict | None:
     """Run ``cfg``; returns the results dict on the main rank (None on other ranks).
 
@@ -156,7 +156,6 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
         model: an object with ``generate(request, images, clip, doc_key)``; None builds one from ``cfg.model``.
         shard: this process's slice; None detects it from the launcher.
         agent: callback for agentic tasks (``videowebarena_agent``).
-        load: replacement for ``mmlong.load`` (tests).
         echo: print the results table to stdout.
     """
     shard = shard or Shard.detect()
@@ -167,7 +166,7 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
     previous = _check_resume(cfg, files) if cfg.resume else None
     if files.writes and not cfg.resume and files.results_path.exists():
         raise MmlongError(f"run {run_id} already exists in {files.dir}; pass --resume to continue it or a new --run-id")
-    model = model if model is not None else _build(cfg, shard, load)
+    model = model if model is not None else _build(cfg, shard)
     start = time.time()
     header = {"run_id": run_id, "status": "running", "model_name": cfg.model, "config": cfg.as_dict(),
               "packages": package_versions(), "git_hash": git_hash(),
@@ -219,10 +218,10 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
     return _finish(cfg, files, tasks, docs_by_task, task_errors, memory, header, start, echo)
 
 
-def _build(cfg, shard, load):
+def _build(cfg, shard):
     from mmlong.eval.models import build_model
 
-    return build_model(cfg, shard, load)
+    return build_model(cfg, shard)
 
 
 def _score_task(task, samples: list[dict]) -> tuple[dict, dict]:

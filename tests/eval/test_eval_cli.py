@@ -1,4 +1,4 @@
-"""`mmlong eval`: flags (lmms-eval spellings too), dry run, feature flags, end-to-end runs, resume and rescore."""
+"""`mmlong eval`: flags (lmms-eval spellings too), dry run, long-context flags, end-to-end runs, resume and rescore."""
 
 import json
 
@@ -34,7 +34,7 @@ def test_dry_run_prints_resolved_config(capsys):
     assert out["tasks"]["mmneedle"]["options"]["m"] == 2 and out["tasks"]["mmneedle"]["options"]["size"] == 16
 
 
-def test_feature_flags_need_a_load_that_takes_them(capsys):
+def test_long_context_flags_reach_mmlong_load(capsys):
     rc = main(["eval", "--model", "tiny:qwen2_vl", "--tasks", "mmneedle", "--prefill", "mminference", "--patterns",
                "vs", "--prefill-opt", "local=256", "--prefill-opt", "min_len=0", "--budget", "8k", "--dry-run"])
     kw = json.loads(capsys.readouterr().out)["model_load_kwargs"]
@@ -43,22 +43,8 @@ def test_feature_flags_need_a_load_that_takes_them(capsys):
     rc = main(["eval", "--model", "oracle", "--tasks", "mmneedle", "--prefill-opt", "local=256", "--dry-run"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and "add --prefill mminference" in err
-
-    def fake_load(model, *, pos=None, device=None, dtype=None, fps=1.0, num_frames=None, max_frames=64,
-                  max_new_tokens=128, prefill=None, budget=None, **opts):
-        pass
-
-    cfg = EvalConfig(model="m", tasks=("mmneedle",), prefill="mminference", budget="16k")
-    kw = load_kwargs(cfg, fake_load)
-    assert kw["prefill"] == "mminference" and kw["budget"] == "16k" and "reduce" not in kw
-    with pytest.raises(MmlongError, match="--reduce is not available"):
-        load_kwargs(EvalConfig(model="m", tasks=("mmneedle",), reduce="fastv"), fake_load)
-
-    def kwargs_only(model, **opts):
-        pass
-
-    with pytest.raises(MmlongError, match="--budget is not available"):  # **kwargs does not count as support
-        load_kwargs(EvalConfig(model="m", tasks=("mmneedle",), budget="1k"), kwargs_only)
+    with pytest.raises(MmlongError, match="--opt budget clashes"):
+        load_kwargs(EvalConfig(model="m", tasks=("mmneedle",), budget="16k", pos_options={"budget": 1}))
 
 
 def test_one_line_errors(capsys):
