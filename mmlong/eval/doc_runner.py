@@ -111,6 +111,10 @@ def answer(task, pending: list[Pending], model, cfg: EvalConfig, batched: bool) 
             results = model.generate_batch([(p.req, *p.inputs, k) for p, k in zip(ready, keys)]) if ready else []
         except Exception as exc:  # the whole call failed: every doc records it
             results = [exc] * len(ready)
+        if len(results) != len(ready):
+            from mmlong.errors import MmlongError
+
+            results = [MmlongError(f"generate_batch returned {len(results)} results for {len(ready)} docs")] * len(ready)
     else:
         results = [_respond(task, p, model) for p in ready]
     by_id = {id(p): r for p, r in zip(ready, results)}
