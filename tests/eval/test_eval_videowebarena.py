@@ -12,8 +12,8 @@ from mmlong.errors import MmlongError
 from mmlong.eval import EvalConfig, evaluate
 from mmlong.eval.tasks import get_task
 from mmlong.eval.tasks.base import Doc
-from mmlong.eval.tasks.videowebarena import (ANSWER_PHRASE, EXAMPLES, INTRO, TEMPLATE, default_data_dir,
-                                             extract_answer, official_frame_times)
+from mmlong.eval.tasks.videowebarena import default_data_dir, extract_answer, official_frame_times
+from mmlong.eval.vwa_prompt import ANSWER_PHRASE, EXAMPLES, INTRO, TEMPLATE
 from mmlong.eval.testdata import write_videowebarena_videos
 
 DATA = default_data_dir()

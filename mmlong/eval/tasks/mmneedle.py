@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mmlong.eval import haystack as H
+from mmlong.eval import mmneedle_release as R
 from mmlong.eval.metrics import needle_gt, needle_multi, needle_single
 from mmlong.eval.tasks.base import Doc, Request, Task, binary_stderr, mean_metrics
 from mmlong.errors import MmlongError
@@ -75,7 +76,7 @@ class MMNeedle(Task):
         if o.source == "released" and not o.data_dir:
             raise MmlongError("mmneedle source=released needs --data-dir mmneedle=MMNEEDLE_DIR "
                               "(the folder holding metadata_stitched/ and images_stitched/)")
-        return o.source == "released" or (o.source == "auto" and bool(o.data_dir) and H.is_released(o.data_dir))
+        return o.source == "released" or (o.source == "auto" and bool(o.data_dir) and R.is_released(o.data_dir))
 
     def _build(self):
         if getattr(self, "_records", None) is not None:
@@ -83,9 +84,9 @@ class MMNeedle(Task):
         o = self.options
         if min(o.m, o.n, o.needles, o.n_seq, o.size) < 1:
             raise MmlongError("mmneedle options m, n, needles, n_seq and size must be >= 1")
-        self.released = H.load_released(o.data_dir, o.m, o.n, o.needles) if self._released() else None
+        self.released = R.load_released(o.data_dir, o.m, o.n, o.needles) if self._released() else None
         if self.released is not None:
-            self._records = H.select_records(self.released.records, o.n_seq)
+            self._records = R.select_records(self.released.records, o.n_seq)
             return
         count = o.n_stitched or (10000 if o.data_dir else max(2 * o.m, o.n_seq if o.m == 1 else 0))
         if o.data_dir:
