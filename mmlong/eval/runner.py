@@ -199,13 +199,14 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
                                       "(its doc_hash differs); start a new run")
                 continue
             todo.append(doc)
-        bar = _progress(name, len(todo), echo and shard.is_main)
+        bar, errors = _progress(name, len(todo), echo and shard.is_main), 0
         for rec in run_docs_prefetched(task, todo, model, cfg, prefetch=cfg.prefetch):
             log.append(rec)
             done[rec["doc_id"]] = rec
             bar.update(1)
             if rec.get("error"):
-                bar.set_postfix(errors=sum(1 for r in done.values() if r.get("error")), refresh=False)
+                errors += 1
+                bar.set_postfix(errors=errors, refresh=False)
         bar.close()
         memory[name] = [done[d.doc_id] for d in selected if d.doc_id in done]
         matched |= bool(to_run)
