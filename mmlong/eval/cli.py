@@ -106,6 +106,22 @@ def _list_tasks() -> int:
     return 0
 
 
+def _import_agent(spec: str):
+    """``"package.module:function"`` -> the callable (the agent of ``videowebarena_agent``)."""
+    import importlib
+
+    module, sep, name = spec.partition(":")
+    if not sep or not module or not name:
+        raise MmlongError(f"--agent takes MODULE:FUNCTION (got {spec!r}), e.g. --agent my_agents.webarena:run")
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise MmlongError(f"cannot load --agent {spec}: {exc}; check the module is importable (PYTHONPATH)") from None
+    if not callable(fn):
+        raise MmlongError(f"--agent {spec} is not callable; pass a function agent(task_config, clip) -> dict")
+    return fn
+
+
 def run(args) -> int:
     from mmlong.eval.runner import evaluate, rescore, resolve
 
@@ -128,7 +144,7 @@ def run(args) -> int:
     if args.dry_run:
         print(json.dumps(resolve(cfg), indent=2))
         return 0
-    results = evaluate(cfg)
+    results = evaluate(cfg, agent=_import_agent(args.agent) if args.agent else None)
     return 0 if results is None or not results.get("task_errors") else 1
 
 
@@ -168,6 +184,8 @@ def add_parser(subparsers) -> None:
       help="continue a run (default: the latest in --output-path), skipping finished docs")
     a("--compare", nargs="+", metavar="RUN", help="compare finished runs: results files or folders holding them; "
       "one row per run labelled by the settings that differ, with paired +/- counts against the first")
+    a("--agent", metavar="MODULE:FUNCTION", help="agent for videowebarena_agent: agent(task_config, clip) -> "
+      "{'answer', 'url', ...}; it must drive the live WebArena sites itself")
     a("--rescore", metavar="RUN", help="recompute metrics from a run's samples: its _results.json (or run id)")
     a("--data-dir", action="append", metavar="[TASK=]DIR", help="data folder of a task (or of all tasks)")
     a("--task-opt", action="append", metavar="TASK.KEY=VALUE", help="task option, e.g. mmneedle.m=10 (repeatable)")

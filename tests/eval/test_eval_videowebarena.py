@@ -103,6 +103,24 @@ def test_agent_tasks_load_but_need_an_agent(tmp_path):
     assert r["results"]["videowebarena_agent"]["success,none"] == pytest.approx(1 / 3)
 
 
+@needs_data
+def test_agent_from_the_command_line(tmp_path, monkeypatch, capsys):
+    import types
+
+    from mmlong.cli import main
+
+    module = types.ModuleType("fake_agents")
+    module.echo = lambda task, clip: {"answer": "nothing", "url": "http://nowhere"}
+    monkeypatch.setitem(sys.modules, "fake_agents", module)
+    write_videowebarena_videos(tmp_path / "media", ["search_sort_comment", "search_sort_comment_vehicles"])
+    args = ["eval", "--model", "random", "--tasks", "videowebarena_agent", "--limit", "2", "--task-opt",
+            f"videowebarena_agent.video_dir={tmp_path / 'media'}"]
+    assert main([*args, "--agent", "fake_agents:echo"]) == 0
+    assert "videowebarena_agent" in capsys.readouterr().out
+    assert main([*args, "--agent", "fake_agents"]) == 2 and "MODULE:FUNCTION" in capsys.readouterr().err
+    assert main([*args, "--agent", "fake_agents:missing"]) == 2 and "cannot load --agent" in capsys.readouterr().err
+
+
 def _example_frames(folder):
     """10 stand-in jpgs named like the official example frames."""
     from PIL import Image
