@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import json
 import math
+import os
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -191,9 +192,7 @@ def patchify(frames: Any, spec: VisionSpec, *, resized_hw: tuple[int, int] | Non
     if rh % spec.factor or rw % spec.factor:
         raise MmlongError(f"resized size {rh}x{rw} is not a multiple of {spec.factor}; use smart_resize")
     if (rh, rw) != arr.shape[1:3]:
-        from PIL import Image
-
-        arr = np.stack([np.asarray(Image.fromarray(f).resize((rw, rh), Image.BICUBIC)) for f in arr])
+        arr = _resize_frames(arr, rh, rw)
     if pad := -arr.shape[0] % tps:
         arr = np.concatenate([arr, np.repeat(arr[-1:], pad, axis=0)])
     gt, gh, gw = arr.shape[0] // tps, rh // p, rw // p
@@ -206,6 +205,23 @@ def patchify(frames: Any, spec: VisionSpec, *, resized_hw: tuple[int, int] | Non
     for c in range(3):
         np.take(lut[c], u[:, c], out=out[:, c])
     return out.reshape(n, 3 * tps * p * p), np.array([gt, gh, gw], np.int64)
+
+
+def _resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
+    """PIL bicubic resize of (T, H, W, 3) frames, as the processors do; frames in parallel threads
+    (PIL releases the GIL while resizing; the result does not depend on the thread count)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    def one(f):
+        return np.asarray(Image.fromarray(f).resize((width, height), Image.BICUBIC))
+
+    workers = min(8, os.cpu_count() or 1, len(frames))
+    if workers <= 1:
+        return np.stack([one(f) for f in frames])
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return np.stack(list(pool.map(one, frames)))
 
 
 @functools.lru_cache(maxsize=8)

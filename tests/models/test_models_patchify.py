@@ -152,3 +152,14 @@ def test_from_pretrained_local_dirs(tmp_path):
 
     with pytest.raises(MmlongError):
         VisionSpec.from_pretrained(str(tmp_path))
+
+
+def test_video_frames_resized_in_threads_equal_one_by_one():
+    """Frames are resized in parallel threads; the result equals resizing them one by one with PIL bicubic."""
+    spec = VisionSpec.for_family("qwen2_5_vl")
+    frames = np.random.default_rng(3).integers(0, 256, (6, 50, 90, 3), dtype=np.uint8)
+    h, w = 56, 112
+    one_by_one = np.stack([np.asarray(Image.fromarray(f).resize((w, h), Image.BICUBIC)) for f in frames])
+    a, grid_a = patchify(frames, spec, resized_hw=(h, w))
+    b, grid_b = patchify(one_by_one, spec, resized_hw=(h, w))
+    assert np.array_equal(a, b) and grid_a.tolist() == grid_b.tolist() == [3, 4, 8]
