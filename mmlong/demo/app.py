@@ -496,12 +496,12 @@ CSS = """
 #mmlong-history th {white-space: nowrap}
 """
 
-# Seek the player to the time in the clicked button's label ("▶ 00:01:05").
+# Seek the player to the first time in a label: "▶ 00:01:05" (buttons) or "1:05 cited" (strip captions).
 SEEK_JS = """
 (label) => {
-  const m = /(\\d+):(\\d{2}):(\\d{2})/.exec(label || "");
+  const m = /(?:(\\d+):)?(\\d+):(\\d{2})/.exec(label || "");
   if (m) {
-    const t = (+m[1]) * 3600 + (+m[2]) * 60 + (+m[3]);
+    const t = (+(m[1] || 0)) * 3600 + (+m[2]) * 60 + (+m[3]);
     const v = document.querySelector('#mmlong-player video');
     if (v) { v.currentTime = t; v.play().catch(() => {}); v.scrollIntoView({block: 'nearest'}); }
   }
@@ -624,6 +624,7 @@ def build_app(pipeline_factory: Any = None, *, model: str | None = None, session
                 strip = gr.Gallery(label="Frames (cited times, slide changes / sampled frames / pages)",
                                    columns=6, height=230, object_fit="contain", elem_id="mmlong-frames",
                                    interactive=False)
+                strip_pick = gr.Textbox(visible=False, elem_id="mmlong-strip-pick")  # caption of the clicked frame
                 history_md = gr.Markdown("", elem_id="mmlong-history")
         settings_inputs = [route, pos, budget, fps, max_frames, prefill, reduce]
 
@@ -742,6 +743,7 @@ def build_app(pipeline_factory: Any = None, *, model: str | None = None, session
             btns = [gr.Button(value=lbl, visible=True) for lbl, _ in res.cites]
             btns += [gr.Button(value="", visible=False) for _ in range(MAX_CITES - len(btns))]
             strip_items = [(served(s, strip, img, "frame"), cap) for img, cap in res.strip]
+            s.strip_captions = [cap for _, cap in res.strip]
             yield [done, text + notes, strip_items, _history_md(s.history), *btns][:n_out]
 
         def on_page(label, s):
@@ -753,6 +755,15 @@ def build_app(pipeline_factory: Any = None, *, model: str | None = None, session
                 return gr.Image(value=img, visible=True, label=f"page {page}")
             except Exception:  # noqa: BLE001
                 return gr.skip()
+
+        def on_strip(s, evt: gr.SelectData):
+            """The clicked thumbnail's caption ("1:05 cited", "page 3"): the next step seeks or shows the page."""
+            value = evt.value if isinstance(evt.value, dict) else {}
+            caption = value.get("caption")
+            if not caption and isinstance(s, Session) and isinstance(evt.index, int) \
+                    and 0 <= evt.index < len(s.strip_captions):
+                caption = s.strip_captions[evt.index]
+            return str(caption or "")
 
         def on_unload(request: gr.Request):
             sessions.close(getattr(request, "session_hash", None))
@@ -771,6 +782,9 @@ def build_app(pipeline_factory: Any = None, *, model: str | None = None, session
         for b in cite_btns:
             b.click(None, [b], None, js=SEEK_JS)
             b.click(on_page, [b, sess], [page_view], show_progress="hidden", concurrency_limit=None)
+        picked = strip.select(on_strip, [sess], [strip_pick], show_progress="hidden", concurrency_limit=None)
+        picked.then(None, [strip_pick], None, js=SEEK_JS)
+        picked.then(on_page, [strip_pick, sess], [page_view], show_progress="hidden", concurrency_limit=None)
         demo.unload(on_unload)
     demo.queue(default_concurrency_limit=max(1, int(concurrency)))
     demo.mmlong_sessions, demo.mmlong_store, demo.mmlong_max_upload_mb = sessions, store, max_upload_mb

@@ -154,6 +154,7 @@ class Session:
         self.upload: Upload | None = None
         self.history: list[dict] = []  # questions asked about the current upload
         self.meta: dict | None = None  # what the app learned about the upload (duration, pages, ...)
+        self.strip_captions: list[str] = []  # captions of the frame strip last shown (clicks seek by them)
         self._hooks: list[Callable[[], None]] = []  # run (and dropped) when the upload is replaced or deleted
         self.closed = False
 

@@ -155,6 +155,19 @@ def test_upload_ask_stream_seek_and_strip(server, browser, shared, tmp_path):
     time.sleep(0.5)
     now = d.execute_script("const v = document.querySelector('#mmlong-player video'); v.pause(); return v.currentTime;")
     assert cited - 0.1 <= now <= cited + 3, (cited, now)
+
+    # clicking a frame of the strip seeks the player to that frame's time (its caption, e.g. "0:40")
+    import re
+
+    captions = [c.text for c in d.find_elements(By.CSS_SELECTOR, "#mmlong-frames .caption-label")] or \
+        [f.get_attribute("alt") or "" for f in d.find_elements(By.CSS_SELECTOR, "#mmlong-frames img")]
+    times = [(i, int(m[1]) * 60 + int(m[2])) for i, c in enumerate(captions) if (m := re.search(r"(\d+):(\d{2})", c))]
+    k, target = next((i, t) for i, t in times if t >= 10)
+    d.execute_script("const v = document.querySelector('#mmlong-player video'); v.pause(); v.currentTime = 1;")
+    d.find_elements(By.CSS_SELECTOR, "#mmlong-frames .thumbnail-item")[k].click()
+    WebDriverWait(d, 20, poll_frequency=0.25).until(lambda d: abs(d.execute_script(
+        "return document.querySelector('#mmlong-player video').currentTime") - target) < 3)
+    d.execute_script("document.querySelector('#mmlong-player video').pause()")
     d.execute_script("window.scrollTo(0, 0)")
     shot = _shot(d, tmp_path, "demo_answer.png")
     shutil.copyfile(shot, SCREENSHOT_COPY)
