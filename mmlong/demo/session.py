@@ -215,6 +215,40 @@ class Session:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+OWNER_FILE = "owner.pid"  # the demo process that owns a default root
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def sweep_orphans(tmp: str | Path | None = None) -> list[Path]:
+    """Delete default demo roots (``mmlong-demo-*`` in the temp dir) whose owner process is gone.
+
+    An atexit hook removes a root on a normal exit; a killed server (SIGKILL, OOM) leaves its
+    uploads behind, so each new server removes the roots of dead ones. Roots without an owner
+    file or owned by a live process (another demo) are left alone. Returns the removed roots.
+    """
+    removed = []
+    for root in Path(tmp or tempfile.gettempdir()).glob("mmlong-demo-*"):
+        try:
+            if root.stat().st_uid != os.getuid():  # another user's demo
+                continue
+            pid = int((root / OWNER_FILE).read_text().strip())
+        except (OSError, ValueError, KeyError):
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(root, ignore_errors=True)
+            removed.append(root)
+    return removed
+
+
 @dataclass
 class SessionManager:
     """All sessions of one demo process, under one private root (0700) removed at exit.
@@ -230,7 +264,9 @@ class SessionManager:
 
     def __post_init__(self) -> None:
         if self.root is None:
+            sweep_orphans()
             self.root = _private_dir(None, "mmlong-demo-")
+            (self.root / OWNER_FILE).write_text(str(os.getpid()))
             atexit.register(shutil.rmtree, str(self.root), True)
         else:
             self.root = Path(self.root)

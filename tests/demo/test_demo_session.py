@@ -63,6 +63,7 @@ def test_default_root_is_a_private_tempdir():
     m = SessionManager()
     try:
         assert _mode(m.root) == 0o700 and m.root.name.startswith("mmlong-demo-")
+        assert (m.root / "owner.pid").read_text() == str(os.getpid())  # lets a later server sweep it if killed
     finally:
         import shutil
 
@@ -237,3 +238,21 @@ def test_cli_serves_on_localhost(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
     assert not roots[0].exists()  # SIGTERM exits cleanly: the private dir is removed
+
+
+def test_roots_of_killed_servers_are_swept(tmp_path):
+    """A server killed with SIGKILL leaves its root; the next server removes it (only dead owners')."""
+    import subprocess
+    import sys
+
+    from mmlong.demo.session import OWNER_FILE, sweep_orphans
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    roots = {name: tmp_path / f"mmlong-demo-{name}" for name in ("dead", "alive", "unowned")}
+    for root in roots.values():
+        (root / "sessions" / "s-x").mkdir(parents=True)
+        (root / "sessions" / "s-x" / "upload.mp4").write_bytes(b"private")
+    (roots["dead"] / OWNER_FILE).write_text(dead.stdout.strip())
+    (roots["alive"] / OWNER_FILE).write_text(str(os.getpid()))
+    assert sweep_orphans(tmp_path) == [roots["dead"]]
+    assert not roots["dead"].exists() and roots["alive"].exists() and roots["unowned"].exists()
