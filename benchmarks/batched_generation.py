@@ -71,14 +71,19 @@ def questions(n: int, frames: int, side: int) -> list[dict]:
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def model_args(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The flags :func:`build` reads (shared with ``eval_throughput.py``)."""
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--attn", default="sdpa")
     ap.add_argument("--pos", default="native")
     ap.add_argument("--small", action="store_true", help="tiny widths (CPU smoke run)")
     ap.add_argument("--layers", type=int, default=36)
+    return ap
+
+
+def main():
+    ap = model_args(argparse.ArgumentParser())
     ap.add_argument("--questions", type=int, default=8)
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--side", type=int, default=336, help="frame side in pixels")

@@ -29,17 +29,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batched_generation import build  # noqa: E402  (the same random Qwen2.5-VL)
+from batched_generation import build, model_args  # noqa: E402  (the same random Qwen2.5-VL)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--dtype", default="float32")
-    ap.add_argument("--attn", default="sdpa")
-    ap.add_argument("--pos", default="native")
-    ap.add_argument("--small", action="store_true")
-    ap.add_argument("--layers", type=int, default=36)
+    ap = model_args(argparse.ArgumentParser())
     ap.add_argument("--videos", type=int, default=8)
     ap.add_argument("--seconds", type=int, default=300)
     ap.add_argument("--video-fps", type=float, default=10)
