@@ -133,6 +133,10 @@ def frequencies(scheme: str, config, **opts) -> tuple[torch.Tensor, torch.Tensor
     return axis, inv.to(torch.float32), float(att)
 
 
+#: transformers rope types whose frequencies change with the sequence length inside forward
+DYNAMIC_ROPE_TYPES = ("dynamic", "longrope")
+
+
 def _config_rope(config, ctx: PosContext) -> tuple[torch.Tensor, float]:
     """theta and cos/sin scale as the config's own ``rope_type`` gives them (e.g. a YaRN config).
 
@@ -152,5 +156,11 @@ def _config_rope(config, ctx: PosContext) -> tuple[torch.Tensor, float]:
 
     if rope_type not in ROPE_INIT_FUNCTIONS:
         raise MmlongError(f"the config's rope_type {rope_type!r} is not known to transformers")
+    if rope_type in DYNAMIC_ROPE_TYPES:
+        import warnings
+
+        warnings.warn(f"rope_type {rope_type!r} rescales frequencies at run time as sequences grow; mmlong uses its "
+                      "initial (unscaled) frequencies. For long inputs pass a static extension instead, e.g. "
+                      "scaling='ntk' or 'yarn' with factor=...", stacklevel=3)
     inv, att = ROPE_INIT_FUNCTIONS[rope_type](tc)
     return inv.to(torch.float32), float(att)

@@ -58,6 +58,14 @@ def test_yarn_equals_transformers_yarn_config():
     assert torch.allclose(ours[1], ref[1], rtol=1e-6) and ours[2] == pytest.approx(ref[2])
 
 
+def test_dynamic_rope_type_warns_that_it_stays_static():
+    """HF's run-time ("dynamic") NTK is not re-derived inside the patched rotary: say so, use its initial freqs."""
+    hf = make_config("qwen2_vl", **Q2_FULL, rope_type="dynamic", factor=2.0)
+    with pytest.warns(UserWarning, match="rescales frequencies at run time"):
+        _, inv, att = frequencies("native", hf)
+    assert torch.allclose(inv, frequencies("native", make_config("qwen2_vl", **Q2_FULL))[1]) and att == 1.0
+
+
 def test_mrope_pp_r_ramp_anchors():
     _, inv, _ = frequencies("mrope_pp", make_config("qwen2_vl", **Q2_FULL), factor=4.0)
     theta = 1e6 ** (-torch.arange(64) * 2 / 128.0)
