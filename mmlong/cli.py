@@ -65,21 +65,34 @@ def _cmd_ask(args) -> int:
 
         pipe.config = dataclasses.replace(pipe.config, progress=True)
     is_pdf = bool(args.video) and args.video.lower().endswith(".pdf")
-    ans = pipe.ask(args.question, video=None if is_pdf else args.video, images=args.image or None,
-                   document=args.video if is_pdf else None)
-    if args.json:
-        print(json.dumps({"answer": ans.text, "cited_times": ans.cited_times, "cited_pages": ans.cited_pages, "frame_times": ans.frame_times,
-                          "tokens": ans.tokens, "timings": ans.timings, "config": ans.config,
-                          "evidence": ans.evidence, "notes": ans.notes,
-                          "granularity": ans.context.get("granularity")}, default=str))
+    questions = list(args.question)
+    video = None if is_pdf else args.video
+    if video is not None and len(questions) > 1 and hasattr(pipe, "sample"):
+        video = pipe.sample(video)  # decode once for all the questions
+    asks = [{"question": q, "video": video, "images": args.image or None, "document": args.video if is_pdf else None}
+            for q in questions]
+    if len(asks) > 1 and hasattr(pipe, "ask_many"):
+        answers = pipe.ask_many(asks, batch_size=args.batch_size)
     else:
-        from mmlong.silvr.segments import hms
-
-        cites = [hms(t) for t in ans.cited_times] + [f"page {p}" for p in ans.cited_pages]
-        print(f"{ans.text}\n[cited: {', '.join(cites) or 'none'}]")
-        for note in ans.notes:
-            print(f"[note: {note}]", file=sys.stderr)
+        answers = [pipe.ask(**kw) for kw in asks]
+    for q, ans in zip(questions, answers):
+        _print_answer(q, ans, args.json, header=len(questions) > 1)
     return 0
+
+
+def _print_answer(question: str, ans, as_json: bool, header: bool) -> None:
+    if as_json:
+        print(json.dumps({"question": question, "answer": ans.text, "cited_times": ans.cited_times,
+                          "cited_pages": ans.cited_pages, "frame_times": ans.frame_times, "tokens": ans.tokens,
+                          "timings": ans.timings, "config": ans.config, "evidence": ans.evidence, "notes": ans.notes,
+                          "granularity": ans.context.get("granularity")}, default=str))
+        return
+    from mmlong.silvr.segments import hms
+
+    cites = [hms(t) for t in ans.cited_times] + [f"page {p}" for p in ans.cited_pages]
+    print((f"Q: {question}\n" if header else "") + f"{ans.text}\n[cited: {', '.join(cites) or 'none'}]")
+    for note in ans.notes:
+        print(f"[note: {note}]", file=sys.stderr)
 
 
 def _cmd_doctor(args) -> int:
@@ -116,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("ask", help="answer a question about a video or a PDF (and/or images)")
     a.add_argument("video", nargs="?", help="video file, or a .pdf document")
-    a.add_argument("question")
+    a.add_argument("question", nargs="+", help="one or more questions (the model loads, and the video is read, once)")
     a.add_argument("--model", default="default",
                    help="default (offline language route), a Qwen-VL hub id / local checkpoint, or tiny:FAMILY")
     a.add_argument("--route", choices=["silvr", "direct"], default=None,
@@ -132,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--budget", default=None, help="direct route: total visual tokens, e.g. 16k (plans frames x resolution)")
     a.add_argument("--reduce", default=None, help="direct route: token reduction, e.g. temporal or temporal+budget:4096")
     a.add_argument("--prefill", default=None, choices=["mminference"], help="direct route: sparse prefill attention")
+    a.add_argument("--batch-size", type=int, default=1, help="direct route: questions per generate call")
     a.add_argument("--patterns", default=None, help="sparse patterns JSON from `mmlong sparse search` (or a spec, e.g. vs)")
     a.add_argument("--prefill-opt", action="append", metavar="KEY=VALUE",
                    help="sparse budget, e.g. local=512 or min_len=8192 (repeatable)")

@@ -96,6 +96,14 @@ class Pipeline:
         return sample(str(video), fps=None if c.num_frames else c.fps, num_frames=c.num_frames,
                       max_frames=c.max_frames), self.spec, None
 
+    def sample(self, video, *, num_frames: int | None = None, fps: float | None = None):
+        """The frames :meth:`ask` would show the model for ``video`` (a path), as a Clip.
+
+        Pass the Clip to :meth:`ask` / :meth:`ask_many` to ask many questions about one video
+        without decoding it again (under a budget, the Clip is already at the planned size).
+        """
+        return self._clip(video, num_frames=num_frames, fps=fps)[0]
+
     def _fit_clip(self, clip):
         """A pinned clip (e.g. a benchmark's official frames) under the token budget.
 

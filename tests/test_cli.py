@@ -64,3 +64,18 @@ def test_doctor_reports_divergence():
     fams = {d["family"]: d for d in info["position_id_divergence"]}
     assert fams["qwen3_vl"]["diverges"] is False
     assert fams["qwen2_vl"]["original_id"] == 9
+
+
+def test_ask_many_questions_decodes_once(video, capsys, monkeypatch):
+    """Several questions: one model load, one decode of the video, one JSON line per question (batched)."""
+    import mmlong.video as mv
+
+    calls = []
+    real = mv.sample
+    monkeypatch.setattr(mv, "sample", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert main(["ask", video, "What is shown?", "Which colour?", "Anything else?", "--model", "tiny:qwen2_5_vl",
+                 "--frames", "4", "--max-new-tokens", "3", "--batch-size", "2", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["question"] for x in lines] == ["What is shown?", "Which colour?", "Anything else?"]
+    assert len(calls) == 1 and all(len(x["frame_times"]) == 4 for x in lines)
+    assert [x["timings"]["batch"] for x in lines] == [2, 2, 1]
