@@ -127,11 +127,9 @@ def text_rows(args) -> dict:
 
     from mmlong.llm import load_causal_lm
     from mmlong.sparse.api import prefill_attention
-    from mmlong.sparse.kernels.gather_sdpa import run_dense
     from mmlong.sparse.kernels.reference import recall_from_lse
     from mmlong.sparse.layout import SeqLayout
-    from mmlong.sparse.patch import SparseState, fixed_layout, install, remove_prefill
-    from mmlong.sparse.patterns.base import Budgets
+    from mmlong.sparse.patch import observe_prefill
 
     model, tok = load_causal_lm("smollm2")
     layers = (3, 5)
@@ -146,22 +144,14 @@ def text_rows(args) -> dict:
         used.append(os.path.basename(src))
     ids = tok(text, return_tensors="pt").input_ids[:, :args.text]
     L = ids.shape[1]
+    lay = SeqLayout.text(L)
     cap = {}
 
-    def fn(module, q, k, v, layout, scale):
-        if module.layer_idx in layers:
-            cap[module.layer_idx] = (q, k, v, scale)
-        Hq, Hkv, n = q.shape[1], k.shape[1], q.shape[2]
-        o, _ = run_dense(q[0].view(Hkv, Hq // Hkv, n, -1), k[0], v[0], scale)
-        return o.reshape(1, Hq, n, -1)
+    def keep(layer, q, k, v, layout, scale):
+        if layer in layers:
+            cap[layer] = (q, k, v, scale)
 
-    st = SparseState("capture", {}, "dense", Budgets(), 1, "gather")
-    st.fn = fn
-    install(model, st)
-    with torch.no_grad(), fixed_layout(model, SeqLayout.text(L)):
-        model.model(input_ids=ids)
-    remove_prefill(model)
-    lay = SeqLayout.text(L)
+    observe_prefill(model, keep, lambda: model.model(input_ids=ids), layout=lay)
     rows = []
     for pat in ({"type": "vs", "vertical": 1000, "slash": 1024}, {"type": "vs", "vertical": 300, "slash": 600},
                 {"type": "block_sparse", "top_k": 16}, {"type": "a_shape", "n_init": 64, "n_local": 1024}):

@@ -283,3 +283,39 @@ def fixed_layout(model, layout):
 def current(model) -> SparseState | None:
     """The installed state, or None."""
     return model.__dict__.get(_ATTR)
+
+
+def observe_prefill(model, on_call, run, *, layout=None) -> SparseState:
+    """Run ``run()`` once with dense attention, showing each text attention call to ``on_call``.
+
+    ``on_call(layer, q, k, v, layout, scale)`` gets the rotated q (1, Hq, L, D), k and v
+    (1, Hkv, L, D), the call's :class:`~mmlong.sparse.layout.SeqLayout` and the softmax scale;
+    the layer's output is exact dense attention, so later layers see the model's own states.
+    Used by the pattern search and by quality checks that capture q / k / v.
+
+    Args:
+        model: a Qwen-VL model or causal LM (see :func:`apply_prefill`).
+        on_call: the observer.
+        run: the forward pass, e.g. ``lambda: model(**inputs)`` (run under ``torch.no_grad``).
+        layout: pin this layout (see :func:`fixed_layout`), e.g. for a decoder fed ``input_ids`` alone.
+
+    Returns:
+        The (removed) state; its ``layouts`` hold the last call's layouts.
+    """
+    from mmlong.sparse.kernels.gather_sdpa import run_dense
+
+    def fn(module, q, k, v, lay, scale):
+        on_call(int(module.layer_idx), q, k, v, lay, scale)
+        Hq, Hkv, n = q.shape[1], k.shape[1], q.shape[2]
+        o, _ = run_dense(q[0].view(Hkv, Hq // Hkv, n, -1), k[0], v[0], scale)
+        return o.reshape(1, Hq, n, -1)
+
+    state = SparseState("observe", {}, "dense", Budgets(), 1, "gather")
+    state.fn = fn
+    install(model, state)
+    try:
+        with torch.no_grad(), (fixed_layout(model, layout) if layout is not None else contextlib.nullcontext()):
+            run()
+    finally:
+        remove_prefill(model)
+    return state

@@ -164,7 +164,7 @@ def search_patterns(model, inputs: dict, *, candidates=None, min_delta: float = 
     Returns:
         The patterns dict (schema in the module doc).
     """
-    from mmlong.sparse.patch import SparseState, install, remove_prefill
+    from mmlong.sparse.patch import observe_prefill
 
     ids = inputs.get("input_ids")
     if ids is None or ids.ndim != 2 or ids.shape[0] != 1:
@@ -174,26 +174,13 @@ def search_patterns(model, inputs: dict, *, candidates=None, min_delta: float = 
         raise MmlongError(f"the calibration sample has {L} tokens > max_tokens={max_tokens}; use fewer frames or "
                           "raise --max-tokens (the search runs every candidate at full length)")
     results: dict[int, tuple] = {}
-    state = SparseState("search", {}, "dense", Budgets(), 1, "gather")
 
-    def fn(module, q, k, v, layout, scale):
-        from mmlong.sparse.kernels.gather_sdpa import run_dense
-
-        layer = int(module.layer_idx)
+    def search(layer, q, k, v, layout, scale):
         if layers is None or layer in layers:
             results[layer] = search_heads(q[0], k[0], layout, candidates, scale=scale, min_delta=min_delta,
                                           max_density=max_density)
-        Hq, Hkv, n = q.shape[1], k.shape[1], q.shape[2]
-        o, _ = run_dense(q[0].view(Hkv, Hq // Hkv, n, -1), k[0], v[0], scale)
-        return o.reshape(1, Hq, n, -1)
 
-    state.fn = fn
-    install(model, state)
-    try:
-        with torch.no_grad():
-            model(**inputs)
-    finally:
-        remove_prefill(model)
+    state = observe_prefill(model, search, lambda: model(**inputs))
     if not results:
         raise MmlongError("the search saw no prefill attention call; is this a supported model?")
     layout = state.layouts[0][1]

