@@ -11,6 +11,20 @@ class MmlongError(ValueError):
     """A user-facing error; ``str(err)`` is one line saying what is wrong and how to fix it."""
 
 
+def reject_unknown_fields(cls, given, what: str, where: str = "") -> None:
+    """Raise unless every name in ``given`` is a field of the dataclass ``cls``.
+
+    Example: ``reject_unknown_fields(Budgets, {"locl": 1}, "sparse budget")`` raises
+    ``unknown sparse budget(s) locl; valid: local, ...`` (``where`` is inserted before "; valid").
+    """
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    bad = sorted(set(given) - names)
+    if bad:
+        raise MmlongError(f"unknown {what}(s) {', '.join(bad)}{where}; valid: {', '.join(sorted(names))}")
+
+
 def first_line(exc: BaseException) -> str:
     """The first non-empty line of an exception's message, or its type name when it has none."""
     lines = str(exc).strip().splitlines()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from mmlong.errors import MmlongError
+from mmlong.errors import MmlongError, reject_unknown_fields
 
 AXES = ("t", "h", "w")
 SCALINGS = ("pi", "ntk", "yarn", "mrope_pp")
@@ -58,12 +58,7 @@ class PosOptions:
     @classmethod
     def from_kwargs(cls, **opts) -> "PosOptions":
         """Build from keyword arguments, rejecting unknown names with the valid list."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(opts) - names)
-        if unknown:
-            raise MmlongError(
-                f"unknown position option(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
-            )
+        reject_unknown_fields(cls, opts, "position option")
         for key in ("gamma_choices", "scale_axes", "sections"):
             if isinstance(opts.get(key), list):
                 opts[key] = tuple(opts[key])

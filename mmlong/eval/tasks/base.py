@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from mmlong.errors import MmlongError
+from mmlong.errors import reject_unknown_fields
 
 
 @dataclass(frozen=True)
@@ -106,10 +106,7 @@ def option_docs(options_cls) -> list[tuple[str, str, str]]:
 
 def build_options(cls, options: dict, task: str):
     """``cls(**options)`` with unknown names rejected, listing the valid ones."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    bad = sorted(set(options) - names)
-    if bad:
-        raise MmlongError(f"unknown option(s) {', '.join(bad)} for task {task}; valid: {', '.join(sorted(names))}")
+    reject_unknown_fields(cls, options, "option", f" for task {task}")
     return cls(**options)
 
 

@@ -26,7 +26,7 @@ from typing import Callable, Hashable
 import numpy as np
 import torch
 
-from mmlong.errors import MmlongError
+from mmlong.errors import MmlongError, reject_unknown_fields
 
 NEG_INF = float("-inf")
 
@@ -55,10 +55,7 @@ class Budgets:
     @classmethod
     def from_kwargs(cls, **kw) -> "Budgets":
         """Build from keyword arguments; unknown names fail with the valid list."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(kw) - names)
-        if bad:
-            raise MmlongError(f"unknown sparse budget(s) {', '.join(bad)}; valid: {', '.join(sorted(names))}")
+        reject_unknown_fields(cls, kw, "sparse budget")
         return cls(**kw)
 
     def override(self, params, mapping: dict[str, str]):
