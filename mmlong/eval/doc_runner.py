@@ -95,7 +95,8 @@ def finish_doc(task, p: Pending, result, cfg: EvalConfig, batch: int = 1) -> dic
 
 def batches_supported(task, model) -> bool:
     """True when ``model`` answers many docs per call and ``task`` asks the model (not an agent)."""
-    return callable(getattr(model, "generate_batch", None)) and type(task).respond is Task.respond
+    return (callable(getattr(model, "generate_batch", None)) and getattr(model, "can_batch", True)
+            and type(task).respond is Task.respond)
 
 
 def answer(task, pending: list[Pending], model, cfg: EvalConfig, batched: bool) -> list[dict]:
@@ -127,11 +128,6 @@ def _respond(task, p: Pending, model):
         return task.respond(p.doc, p.req, *p.inputs, model)
     except Exception as exc:
         return exc
-
-
-def run_doc(task, doc, model, cfg: EvalConfig) -> dict:
-    """One per-sample record, loaded and answered in this thread."""
-    return answer(task, [load_doc(task, doc)], model, cfg, batched=False)[0]
 
 
 def run_docs_prefetched(task, docs: list, model, cfg: EvalConfig, prefetch: bool = False) -> Iterator[dict]:

@@ -102,6 +102,7 @@ class PipelineModel:
         self.pipe = pipe
         self.name = getattr(getattr(pipe, "config", None), "model", type(pipe).__name__)
         self._takes_cap = "max_new_tokens" in inspect.signature(pipe.ask).parameters
+        self.can_batch = hasattr(pipe, "ask_many")  # the direct route; the language route answers one by one
 
     def _kwargs(self, req, images, clip) -> dict:
         question, images = interleaved(req, images)
@@ -118,17 +119,9 @@ class PipelineModel:
     def generate_batch(self, items: list) -> list:
         """``[(req, images, clip, doc_key), ...]`` -> ``(text, info)`` or the exception, per item.
 
-        One ``Pipeline.ask_many`` call (left-padded batch) when the pipeline has it (direct
-        route); otherwise the items are answered one by one.
+        One ``Pipeline.ask_many`` call (left-padded batch); only offered when the pipeline has
+        it (see :attr:`can_batch`).
         """
-        if not hasattr(self.pipe, "ask_many"):
-            out = []
-            for item in items:
-                try:
-                    out.append(self.generate(*item))
-                except Exception as exc:
-                    out.append(exc)
-            return out
         kwargs = []
         for req, images, clip, _ in items:
             try:
