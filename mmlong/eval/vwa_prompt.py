@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from mmlong.errors import MmlongError
+from mmlong.eval.tasks.base import join_parts
 
 INTRO = ("You are an autonomous intelligent agent that extracts information from videos. You will be given a list of "
          "frames sampled from a video and its audio transcription. You will be given a question and you need to "
@@ -95,14 +96,3 @@ def attach_frames(text: str, first: int) -> list:
         parts += [text[pos:m.end()], first + int(m.group(1)) - 1]
         pos = m.end()
     return parts + [text[pos:]] if pos < len(text) else parts
-
-
-def join_parts(parts: list) -> list:
-    """Merge adjacent strings and drop empty ones (ints are image indices)."""
-    out: list = []
-    for p in parts:
-        if isinstance(p, str) and out and isinstance(out[-1], str):
-            out[-1] += p
-        elif p != "":
-            out.append(p)
-    return out

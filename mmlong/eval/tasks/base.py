@@ -60,6 +60,17 @@ class Request:
         return images, clip
 
 
+def join_parts(parts: list) -> list:
+    """Merge adjacent strings and drop empty ones (ints are image indices)."""
+    out: list = []
+    for p in parts:
+        if isinstance(p, str) and out and isinstance(out[-1], str):
+            out[-1] += p
+        elif p != "":
+            out.append(p)
+    return out
+
+
 def binary_stderr(p: float, n: int) -> float:
     """sqrt(p (1 - p) / n), the standard error MMNeedle reports."""
     return (p * (1 - p) / n) ** 0.5 if n else 0.0

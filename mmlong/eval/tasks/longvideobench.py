@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mmlong.errors import MmlongError
 from mmlong.eval.metrics import lvb_parse
-from mmlong.eval.tasks.base import Doc, Request, Task, doc_rng, mean_metrics
+from mmlong.eval.tasks.base import Doc, Request, Task, doc_rng, join_parts, mean_metrics
 
 POST_PROMPT = "Answer with the option's letter from the given choices directly.\n"
 
@@ -77,16 +77,8 @@ def interleaved_parts(seq: list, tail: str) -> list:
     """
     parts: list = []
     for x in [*seq, tail]:
-        if parts:
-            parts.append("\n")
-        parts.append(x)
-    out: list = []
-    for p in parts:
-        if isinstance(p, str) and out and isinstance(out[-1], str):
-            out[-1] += p
-        else:
-            out.append(p)
-    return out
+        parts += ["\n", x] if parts else [x]
+    return join_parts(parts)
 
 
 class _LongVideoBench(Task):

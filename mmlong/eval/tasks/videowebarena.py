@@ -34,9 +34,8 @@ from pathlib import Path
 
 from mmlong.errors import MmlongError
 from mmlong.eval.metrics import string_match
-from mmlong.eval.tasks.base import Doc, Request, Task, mean_metrics
-from mmlong.eval.vwa_prompt import (ANSWER_PHRASE, INTRO, TEMPLATE, attach_frames, example_frame_paths, examples_parts,
-                                     join_parts)
+from mmlong.eval.tasks.base import Doc, Request, Task, join_parts, mean_metrics
+from mmlong.eval.vwa_prompt import ANSWER_PHRASE, INTRO, TEMPLATE, attach_frames, example_frame_paths, examples_parts
 
 VIDEO_EXTS = (".mov", ".mp4", ".webm", ".mkv")
 
