@@ -215,12 +215,16 @@ class Pipeline:
         """
         prep = self._prepare(question, video=video, images=images, document=document, max_new_tokens=max_new_tokens,
                              num_frames=num_frames, fps=fps)
+        return self._run(prep, stream)
+
+    def _run(self, prep: _Prepared, stream=None, batch: int | None = None) -> Answer:
+        """Generate for one prepared question (token reduction when set and there is a video)."""
         t = time.perf_counter()
         if self.reducer is not None and prep.clip is not None and stream is None:
             new, extra = self._generate_reduced(prep)
         else:
             new, extra = self._generate(prep.inputs, prep.limit, stream)[0], {}
-        return self._answer(prep, new, time.perf_counter() - t, extra)
+        return self._answer(prep, new, time.perf_counter() - t, extra, batch=batch)
 
     def ask_many(self, requests: Sequence[dict], *, batch_size: int = 4,
                  return_exceptions: bool = False) -> list[Answer | Exception]:
@@ -257,9 +261,7 @@ class Pipeline:
                     raise MmlongError("ask_many() does not stream; call ask(stream=...) per question")
                 prep = self._prepare(**req)
                 if self.reducer is not None and prep.clip is not None:
-                    t = time.perf_counter()
-                    new, extra = self._generate_reduced(prep)
-                    slots[i] = self._answer(prep, new, time.perf_counter() - t, extra, batch=1)
+                    slots[i] = self._run(prep, batch=1)
                 else:
                     ready.append((i, prep))
             except Exception as exc:
@@ -279,8 +281,11 @@ class Pipeline:
                     raise
                 if len(ready) == 1:
                     slots[ready[0][0]] = exc
-                else:  # one bad or too-large question must not sink the others
+                else:  # one bad or too-large question must not sink the others (inputs are reused)
                     _free_cuda_cache()
-                    for i, _ in ready:
-                        slots[i] = self._ask_chunk([requests[i]], True)[0]
+                    for i, prep in ready:
+                        try:
+                            slots[i] = self._run(prep, batch=1)
+                        except Exception as one:
+                            slots[i] = one
         return slots
