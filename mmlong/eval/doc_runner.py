@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
+from mmlong.errors import MmlongError
 from mmlong.eval.config import EvalConfig
 from mmlong.eval.output import now
 from mmlong.eval.tasks.base import Task
@@ -113,8 +114,6 @@ def answer(task, pending: list[Pending], model, cfg: EvalConfig, batched: bool) 
         except Exception as exc:  # the whole call failed: every doc records it
             results = [exc] * len(ready)
         if len(results) != len(ready):
-            from mmlong.errors import MmlongError
-
             results = [MmlongError(f"generate_batch returned {len(results)} results for {len(ready)} docs")] * len(ready)
     else:
         results = [_respond(task, p, model) for p in ready]
