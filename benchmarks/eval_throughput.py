@@ -49,7 +49,7 @@ def main():
     from mmlong.eval import EvalConfig, evaluate
     from mmlong.eval.models import PipelineModel
     from mmlong.eval.output import read_jsonl
-    from mmlong.eval.testdata import write_longvideobench
+    from mmlong.data.benchmark_files import write_longvideobench
 
     root = Path(args.data or tempfile.mkdtemp(prefix="mmlong_lvb_")) / "lvb"
     t = time.perf_counter()

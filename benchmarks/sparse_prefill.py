@@ -5,7 +5,7 @@
 2. Attention only, for each length: dense causal SDPA (flash kernel, returning its LSE) vs
    ``mmlong.sparse.prefill_attention`` with the searched per-head patterns (plan building and
    online estimation included). Input (b) of the issue: frames of g tokens, q/k of token
-   (frame t, slot r) = 3 S[r] + T[t] + N(0, 0.5^2), unscaled scores (see ``mmlong.sparse.synth``).
+   (frame t, slot r) = 3 S[r] + T[t] + N(0, 0.5^2), unscaled scores (see ``mmlong.data.synth_attention``).
    recall = mean_i exp(lse_sparse(i) - lse_dense(i)) (exact share of dense softmax mass kept),
    cos = mean per-row cosine of the outputs, density = (query, key) pairs the sparse kernel
    computes / causal pairs (the speedup limit is about 1 / density).
@@ -47,7 +47,7 @@ def timed(fn, reps: int):
 def calibrate(args):
     from mmlong.sparse.patterns.base import Budgets
     from mmlong.sparse.search import VIDEO_CANDIDATES, search_heads
-    from mmlong.sparse.synth import SCALE, grid_qkv
+    from mmlong.data.synth_attention import SCALE, grid_qkv
 
     g = args.g
     q, k, _, lay = grid_qkv((args.calib - 128) // g, g, heads=args.heads, kv_heads=args.kv_heads, dim=args.dim,
@@ -65,7 +65,7 @@ def attention_row(N: int, specs, args) -> dict:
     from mmlong.sparse.api import prefill_attention
     from mmlong.sparse.kernels.gather_sdpa import sdpa_lse
     from mmlong.sparse.kernels.reference import recall_from_lse
-    from mmlong.sparse.synth import SCALE, grid_qkv
+    from mmlong.data.synth_attention import SCALE, grid_qkv
 
     g = args.g
     q, k, v, lay = grid_qkv((N - 128) // g, g, heads=args.heads, kv_heads=args.kv_heads, dim=args.dim, seed=0)

@@ -1,6 +1,6 @@
 """Benchmark: visual-token reduction on a generated lecture video (prints ONE JSON line).
 
-The video (:func:`mmlong.video.synth_slides.write_lecture_video`, cached under
+The video (:func:`mmlong.data.synth_slides.write_lecture_video`, cached under
 ``.mmlong_cache/bench/``): 5 minutes at 2 fps, 640x360, static PIL-drawn slides changing every
 30-60 s, a moving webcam inset (1/16 of the frame), libx264 ``crf 28`` with a keyframe every
 2 s, so static regions carry real H.264 compression noise at every keyframe.
@@ -67,9 +67,9 @@ def main() -> None:
 
     from mmlong.models.tiny import tiny_tokenizer
     from mmlong.models.vision_inputs import build_inputs
-    from mmlong.video.budget import plan, sample_planned
-    from mmlong.video.reduce import reducer_from, select_tokens
-    from mmlong.video.synth_slides import write_lecture_video
+    from mmlong.tokens.planner import plan, sample_planned
+    from mmlong.tokens.reduce import reducer_from, select_tokens
+    from mmlong.data.synth_slides import write_lecture_video
 
     path = args.cache_dir / f"lecture_{int(args.seconds)}s_{args.video_fps:g}fps_640x360.mp4"
     t0 = time.perf_counter()
@@ -117,7 +117,7 @@ def main() -> None:
     model_res = None
     if args.model.lower() != "none":
         import mmlong
-        from mmlong.video.reduce_model import prefill, prepare_reduced
+        from mmlong.tokens.reduce_model import prefill, prepare_reduced
 
         pipe = mmlong.load(args.model)
         batch = {k: (v.to(pipe.model.dtype) if k.startswith("pixel_values") else v) for k, v in inp.items()}

@@ -9,7 +9,7 @@ Methods (each run in a fresh subprocess, so RSS is clean and imports are not tim
   num_frames=N)``.
 * ``decord``: ``decord.VideoReader(path).get_batch(indices)`` (only if decord imports).
 
-The video is made once by :func:`mmlong.video.synth.write_test_video` and cached
+The video is made once by :func:`mmlong.data.synth_video.write_test_video` and cached
 (default ``.mmlong_cache/bench/``): 3600 s at 5 fps (18,000 frames; a low rate keeps
 generation to about 20 s on 2 cores), libx264 ``ultrafast``, keyframe every ``--gop``
 frames (default 250, x264's default, i.e. 50 s at 5 fps: a worst case for seeking),
@@ -121,7 +121,7 @@ def worker(method: str, path: str, n: int) -> dict:
 
     for module in _IMPORTS[method]:
         importlib.import_module(module)
-    from mmlong.video.synth import read_frame_index
+    from mmlong.data.synth_video import read_frame_index
 
     rss_before = _rss_bytes()
     start = time.perf_counter()
@@ -140,7 +140,7 @@ def worker(method: str, path: str, n: int) -> dict:
 
 def ensure_video(cache_dir: Path, seconds: float, fps: float, gop: int) -> tuple[Path, float]:
     """Write (once) the benchmark video; return its path and generation time (0 if cached)."""
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     path = cache_dir / f"bench_{int(seconds)}s_640x360_{fps:g}fps_gop{gop}.mp4"
     if path.exists():

@@ -27,3 +27,18 @@ def lazy_exports(package: str, homes: dict[str, str], names: list[str]) -> tuple
         return sorted(set(vars(sys.modules[package])) | set(names))
 
     return __getattr__, __dir__
+
+
+def moved(old: str, new: str) -> None:
+    """Make module ``old`` an alias of module ``new``, with a DeprecationWarning (kept for one release).
+
+    A module that moved keeps its old path as a two-line file::
+
+        from mmlong._lazy import moved
+        moved(__name__, "mmlong.tokens.planner")
+    """
+    import warnings
+
+    warnings.warn(f"{old} moved to {new}; the old import path will be removed in the next release",
+                  DeprecationWarning, stacklevel=3)
+    sys.modules[old] = importlib.import_module(new)

@@ -129,8 +129,8 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
         if budget is not None or reduce is not None or prefill is not None:
             raise MmlongError("budget=, reduce= and prefill= apply to the direct route (frames -> VLM); use --route direct")
         return _load_silvr(model, device, max_new_tokens, reasoner, cache_dir, pos, adapter_opts)
-    from mmlong.video.budget import TokenBudget
-    from mmlong.video.reduce import reducer_from
+    from mmlong.tokens.planner import TokenBudget
+    from mmlong.tokens.reduce import reducer_from
 
     budget_obj = TokenBudget.of(budget) if budget is not None else None
     reducer = reducer_from(reduce)

@@ -114,7 +114,7 @@ def _cmd_schemes(args) -> int:
 # registers its parser with ``set_defaults(fn=...)``. Add a capability by adding one line.
 PLUGINS: list[str] = [
     "mmlong.eval.cli",
-    "mmlong.video.cli",
+    "mmlong.tokens.cli",
     "mmlong.data.cli",
     "mmlong.sparse.cli",
     "mmlong.demo.cli",

@@ -2,7 +2,7 @@
 
 The clip is 20 s at 30 fps, 128×128: the background is red for the first 10 s and blue
 afterwards, and the top half shows each frame's index as black/white blocks (see
-:mod:`mmlong.video.synth`). An existing file is left alone.
+:mod:`mmlong.data.synth_video`). An existing file is left alone.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def write_demo(path: str | Path) -> bool:
     Returns:
         True if it was written, False if ``path`` already existed.
     """
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     path = Path(path)
     if path.exists():

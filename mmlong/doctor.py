@@ -46,7 +46,7 @@ def _decoders() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "probe.mp4")
         try:
-            from mmlong.video.synth import write_test_video
+            from mmlong.data.synth_video import write_test_video
 
             write_test_video(path, seconds=1, fps=10, size=(64, 64))
         except Exception as exc:  # noqa: BLE001

@@ -9,7 +9,7 @@ from mmlong.errors import MmlongError
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     path = tmp_path_factory.mktemp("v") / "clip.mp4"
     write_test_video(str(path), seconds=6, fps=10, size=(64, 64))

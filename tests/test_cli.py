@@ -11,7 +11,7 @@ from mmlong.cli import main
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     path = tmp_path_factory.mktemp("v") / "clip.mp4"
     write_test_video(str(path), seconds=4, fps=10, size=(64, 64))

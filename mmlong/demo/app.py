@@ -217,9 +217,9 @@ def _spec_for(store: PipelineStore):
 
 
 def _video_plan(store: PipelineStore, upload: Upload, meta: dict, s: AskSettings) -> str:
-    """Frames x tokens of the direct route: ``mmlong.video.budget.plan`` when available."""
+    """Frames x tokens of the direct route: ``mmlong.tokens.planner.plan`` when available."""
     try:
-        from mmlong.video.budget import plan
+        from mmlong.tokens.planner import plan
     except ImportError:  # the budget module is optional here
         plan = None
     if plan is not None and s.budget:
@@ -353,7 +353,7 @@ def _direct_clip(path: str, pipe, s: AskSettings):
     """Frames for the direct route: planned for the token budget when the budget module exists."""
     if s.budget:
         try:
-            from mmlong.video.budget import sample_for_budget
+            from mmlong.tokens.planner import sample_for_budget
         except ImportError:
             sample_for_budget = None
         if sample_for_budget is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 
-from mmlong.eval.wordtok import word_tokenize
+from mmlong.eval.tasks.videowebarena_wordtok import word_tokenize
 
 # --------------------------------------------------------------------------- MMNeedle
 # Wang-ML-Lab/multimodal-needle-in-a-haystack evaluate.py / evaluate_multi.py

@@ -138,7 +138,7 @@ def tiny_store():
 
 @pytest.fixture(scope="module")
 def small_video(tmp_path_factory):
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
     write_test_video(path, seconds=12.0, fps=10, size=(96, 64))

@@ -4,7 +4,7 @@ import pytest
 
 from mmlong.eval import EvalConfig, evaluate
 from mmlong.eval.output import VOLATILE, read_jsonl
-from mmlong.eval.testdata import write_longvideobench
+from mmlong.data.benchmark_files import write_longvideobench
 
 TASKS = ("mmneedle", "longvideobench_val_v", "longvideobench_val_i", "vniah_synth")
 MODEL = "tiny:qwen2_5_vl"

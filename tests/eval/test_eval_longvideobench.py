@@ -8,7 +8,7 @@ from mmlong.errors import MmlongError
 from mmlong.eval import EvalConfig, evaluate
 from mmlong.eval.tasks import get_task
 from mmlong.eval.tasks.longvideobench import frame_times, interleave
-from mmlong.eval.testdata import write_longvideobench
+from mmlong.data.benchmark_files import write_longvideobench
 
 TASKS = ("longvideobench_val_v", "longvideobench_val_i", "longvideobench_test_v")
 

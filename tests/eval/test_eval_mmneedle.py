@@ -12,11 +12,11 @@ import pytest
 
 from mmlong.errors import MmlongError
 from mmlong.eval import EvalConfig, evaluate
-from mmlong.eval import haystack as H
+from mmlong.eval.tasks import mmneedle_haystack as H
 from mmlong.eval.models import locate_by_pixels
 from mmlong.eval.tasks import get_task
 from mmlong.eval.tasks.mmneedle import needle_answer, needle_prompt
-from mmlong.eval.testdata import write_coco
+from mmlong.data.benchmark_files import write_coco
 
 
 def _run(model, out=None, **opts):

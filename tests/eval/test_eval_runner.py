@@ -7,7 +7,7 @@ import pytest
 from mmlong.errors import MmlongError
 from mmlong.eval import EvalConfig, Shard, evaluate, rescore
 from mmlong.eval.output import VOLATILE, read_jsonl
-from mmlong.eval.testdata import write_longvideobench
+from mmlong.data.benchmark_files import write_longvideobench
 
 NEEDLE = {"mmneedle": {"m": 2, "n": 2, "size": 16, "n_seq": 12}}
 VNIAH = {"lengths": (4,), "depths": (0.0, 0.5, 1.0), "size": 64, "max_frames": 8}

@@ -5,7 +5,7 @@ import pytest
 
 from mmlong.eval import EvalConfig, evaluate
 from mmlong.eval.tasks.videowebarena import default_data_dir, load_configs
-from mmlong.eval.testdata import write_longvideobench, write_videowebarena_videos
+from mmlong.data.benchmark_files import write_longvideobench, write_videowebarena_videos
 from mmlong.pos_encodings import schemes
 
 FAMILIES = ("qwen2_5_vl", "qwen2_vl", "qwen3_vl")

@@ -13,8 +13,8 @@ from mmlong.eval import EvalConfig, evaluate
 from mmlong.eval.tasks import get_task
 from mmlong.eval.tasks.base import Doc
 from mmlong.eval.tasks.videowebarena import default_data_dir, extract_answer, official_frame_times
-from mmlong.eval.vwa_prompt import ANSWER_PHRASE, EXAMPLES, INTRO, TEMPLATE
-from mmlong.eval.testdata import write_videowebarena_videos
+from mmlong.eval.tasks.videowebarena_prompt import ANSWER_PHRASE, EXAMPLES, INTRO, TEMPLATE
+from mmlong.data.benchmark_files import write_videowebarena_videos
 
 DATA = default_data_dir()
 needs_data = pytest.mark.skipif(DATA is None, reason="shared/data/videowebarena not present")
@@ -207,7 +207,7 @@ def test_frames_as_images_follow_their_markers(tmp_path):
 
 
 def test_no_faster_whisper_is_a_note_not_an_error(tmp_path, monkeypatch):
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     write_test_video(tmp_path / "clip.mp4", seconds=2, fps=2, size=(48, 64), audio=True)
     monkeypatch.setitem(sys.modules, "faster_whisper", None)  # import faster_whisper now fails

@@ -79,7 +79,7 @@ def test_ask_answers_with_cited_times(lectures, tmp_path, capsys):
 
 
 def test_video_without_audio_or_text_still_answers(tmp_path, pipe):
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     path = tmp_path / "silent.mp4"
     write_test_video(str(path), seconds=8, fps=5, size=(96, 64))

@@ -1,7 +1,7 @@
 """Quality of the sparse patterns: recall (share of dense softmax mass kept) and output cosine.
 
 (a) real attention of SmolLM2-135M (packaged weights) over natural English text, text patterns;
-(b) grid-structured synthetic video q/k (``mmlong.sparse.synth``), grid vs the alternatives;
+(b) grid-structured synthetic video q/k (``mmlong.data.synth_attention``), grid vs the alternatives;
 (c) a needle token in the middle of a video stays retrieved by the question.
 
 Recall is exact: mean_i exp(lse_kept(i) - lse_dense(i)). Thresholds sit below the observed
@@ -17,7 +17,7 @@ import torch
 from mmlong.sparse.api import prefill_attention
 from mmlong.sparse.kernels.reference import recall_from_lse
 from mmlong.sparse.layout import SeqLayout
-from mmlong.sparse.synth import SCALE, grid_qkv
+from mmlong.data.synth_attention import SCALE, grid_qkv
 
 
 

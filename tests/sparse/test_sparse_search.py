@@ -8,7 +8,7 @@ import torch
 from mmlong.cli import main
 from mmlong.errors import MmlongError
 from mmlong.sparse.search import SCHEMA, default_candidates, load_patterns, search_heads, search_patterns
-from mmlong.sparse.synth import SCALE, grid_qkv
+from mmlong.data.synth_attention import SCALE, grid_qkv
 
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 import mmlong.video as mv
 from mmlong.demo_video import main
-from mmlong.video.synth import read_frame_index
+from mmlong.data.synth_video import read_frame_index
 
 REPO = Path(__file__).resolve().parents[2]
 

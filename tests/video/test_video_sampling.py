@@ -12,7 +12,7 @@ import mmlong.video as mv
 from mmlong.errors import MmlongError
 from mmlong.video import _pyav
 from mmlong.video.sampling import sample_times
-from mmlong.video.synth import read_frame_index, write_test_video
+from mmlong.data.synth_video import read_frame_index, write_test_video
 
 HOUR_GOP = 60  # frames (30 s at 2 fps)
 

@@ -12,7 +12,7 @@ import pytest
 import mmlong.video as mv
 from mmlong.errors import MmlongError
 from mmlong.video._pyav import read_info
-from mmlong.video.synth import read_frame_index, write_test_video
+from mmlong.data.synth_video import read_frame_index, write_test_video
 
 OPTIONAL = ("decord", "torchcodec")
 INSTALLED = {name: importlib.util.find_spec(name) is not None for name in OPTIONAL}

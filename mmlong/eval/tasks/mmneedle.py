@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmlong.eval import haystack as H
-from mmlong.eval import mmneedle_release as R
+from mmlong.eval.tasks import mmneedle_haystack as H
+from mmlong.eval.tasks import mmneedle_release as R
 from mmlong.eval.metrics import needle_gt, needle_multi, needle_single
 from mmlong.eval.tasks.base import Doc, Request, Task, binary_stderr, mean_metrics
 from mmlong.errors import MmlongError

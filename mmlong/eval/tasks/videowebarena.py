@@ -2,7 +2,7 @@
 
 ``videowebarena_qa`` asks each task's ``intermediate_intent`` about its video and scores
 the answer with the official StringEvaluator (``must_include`` with " |OR| " alternatives,
-one-token references matched as NLTK tokens; see :mod:`mmlong.eval.wordtok`).
+one-token references matched as NLTK tokens; see :mod:`mmlong.eval.tasks.videowebarena_wordtok`).
 ``videowebarena_agent`` loads the full tasks (``intent`` / ``eval``) but runs only with a
 user-supplied agent callback, since its scoring needs the live WebArena sites.
 
@@ -35,7 +35,7 @@ from pathlib import Path
 from mmlong.errors import MmlongError
 from mmlong.eval.metrics import string_match
 from mmlong.eval.tasks.base import Doc, Request, Task, join_parts, mean_metrics
-from mmlong.eval.vwa_prompt import ANSWER_PHRASE, INTRO, TEMPLATE, attach_frames, example_frame_paths, examples_parts
+from mmlong.eval.tasks.videowebarena_prompt import ANSWER_PHRASE, INTRO, TEMPLATE, attach_frames, example_frame_paths, examples_parts
 
 VIDEO_EXTS = (".mov", ".mp4", ".webm", ".mkv")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from mmlong.errors import MmlongError
-from mmlong.eval.haystack import COLOURS, SHAPES, render_scene
+from mmlong.eval.tasks.mmneedle_haystack import COLOURS, SHAPES, render_scene
 from mmlong.eval.tasks.base import Doc, Request, Task, doc_rng, mean_metrics
 
 WORDS = ("apple", "banana", "cherry", "grape", "lemon", "mango", "melon", "peach", "plum", "kiwi")

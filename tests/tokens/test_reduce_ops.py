@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from mmlong.errors import MmlongError
-from mmlong.video._reduce_ops import merged_pixel_features, reduce_budget, reduce_relevance, token_novelty
-from mmlong.video.reduce import Reducer, reducer_from, select_tokens
+from mmlong.tokens._reduce_ops import merged_pixel_features, reduce_budget, reduce_relevance, token_novelty
+from mmlong.tokens.reduce import Reducer, reducer_from, select_tokens
 
 
 def test_novelty_compares_with_the_last_kept_token():
@@ -107,7 +107,7 @@ def test_vision_features_and_relevance_through_select_tokens():
 
 @pytest.fixture(scope="module")
 def lecture(tmp_path_factory):
-    from mmlong.video.synth_slides import write_lecture_video
+    from mmlong.data.synth_slides import write_lecture_video
 
     return write_lecture_video(tmp_path_factory.mktemp("lec") / "lecture.mp4", seconds=100, fps=2,
                                size=(180, 320), every=(20, 30), seed=3)
@@ -116,7 +116,7 @@ def lecture(tmp_path_factory):
 def test_slide_changes_kept_and_static_slides_dropped(lecture):
     from mmlong.models.tiny import tiny_tokenizer
     from mmlong.models.vision_inputs import build_inputs
-    from mmlong.video.budget import plan, sample_planned
+    from mmlong.tokens.planner import plan, sample_planned
 
     p = plan(lecture.path, "qwen2_5_vl", "4k", fps=1.0)
     clip = sample_planned(lecture.path, p)

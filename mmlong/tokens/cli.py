@@ -26,7 +26,7 @@ def _human(nbytes: int) -> str:
 
 
 def format_plan(p, video: str) -> str:
-    """The human-readable report of a :class:`~mmlong.video.budget.Plan` (5-6 lines)."""
+    """The human-readable report of a :class:`~mmlong.tokens.planner.Plan` (5-6 lines)."""
     s, b = p.source, p.budget
     lines = [
         f"video   {video}: {s['duration']:.1f} s, {s['fps']:.3g} fps, {s['width']}x{s['height']}"
@@ -49,7 +49,7 @@ def format_plan(p, video: str) -> str:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from mmlong.errors import MmlongError
-    from mmlong.video.budget import TokenBudget, plan
+    from mmlong.tokens.planner import TokenBudget, plan
 
     if args.model is None:
         raise MmlongError("pass --model: a hub id, a local checkpoint folder, a family such as qwen2_5_vl, "

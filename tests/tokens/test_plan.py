@@ -9,7 +9,7 @@ import pytest
 
 from mmlong.errors import MmlongError
 from mmlong.models.vision_inputs import smart_resize
-from mmlong.video.budget import TokenBudget, fit_resolution, frame_count, parse_tokens, plan
+from mmlong.tokens.planner import TokenBudget, fit_resolution, frame_count, parse_tokens, plan
 
 META = {"duration": 60.0, "fps": 30.0, "width": 640, "height": 360}
 
@@ -111,7 +111,7 @@ def test_one_frame_video_and_too_small_budget():
 
 @pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl", "tiny:qwen2_5_vl", "tiny:qwen3_vl"])
 def test_invariants_over_a_grid(family):
-    from mmlong.video._budget_model import resolve_model
+    from mmlong.tokens.memory import resolve_model
 
     model = resolve_model(family)  # resolved once: tiny configs are rebuilt on every call otherwise
     for budget, dur, (h, w), fps in itertools.product(

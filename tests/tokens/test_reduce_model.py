@@ -17,8 +17,8 @@ from mmlong.errors import MmlongError
 from mmlong.models.families import inner_model
 from mmlong.models.vision_inputs import build_batch, build_inputs, model_inputs
 from mmlong.pos_encodings.patch import video_timestamps
-from mmlong.video.reduce import Reducer
-from mmlong.video.reduce_model import forward_reduced, generate_reduced, prepare_reduced
+from mmlong.tokens.reduce import Reducer
+from mmlong.tokens.reduce_model import forward_reduced, generate_reduced, prepare_reduced
 from mmlong.video.sampling import Clip
 
 TIMES = [0.0, 0.1, 1.0, 1.1, 5.0, 5.1, 5.2, 5.3]  # variable frame rate

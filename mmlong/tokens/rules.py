@@ -1,6 +1,6 @@
 """Frame-count and resolution rules of the token-budget planner (pure arithmetic).
 
-See :mod:`mmlong.video.budget` for the rules and a worked example; this module holds the
+See :mod:`mmlong.tokens.planner` for the rules and a worked example; this module holds the
 two steps (:func:`frame_count`, :func:`fit_resolution`) and :func:`video_meta`, which reads
 a video's metadata without decoding frames.
 """

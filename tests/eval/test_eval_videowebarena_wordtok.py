@@ -7,7 +7,7 @@ import pytest
 
 from mmlong.eval.metrics import clean_answer, must_include
 from mmlong.eval.tasks.videowebarena import default_data_dir
-from mmlong.eval.wordtok import sent_tokenize, treebank_tokenize, word_tokenize
+from mmlong.eval.tasks.videowebarena_wordtok import sent_tokenize, treebank_tokenize, word_tokenize
 
 DATA = default_data_dir()
 
@@ -61,7 +61,7 @@ def test_matches_installed_nltk_when_available():
     nltk_tok = pytest.importorskip("nltk.tokenize")
     from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
-    from mmlong.eval.wordtok import ABBREVIATIONS
+    from mmlong.eval.tasks.videowebarena_wordtok import ABBREVIATIONS
 
     params = PunktParameters()
     params.abbrev_types = set(ABBREVIATIONS)

@@ -9,7 +9,7 @@ Layout (the MMNeedle repository / its Hugging Face release)::
     DATA_DIR/val2014/...                                           # optional: the needles (pixel oracle)
 
 :func:`load_released` reads and checks one setting; :func:`select_records` takes the first
-positives and negatives as the README protocol does. The rebuild path is :mod:`mmlong.eval.haystack`.
+positives and negatives as the README protocol does. The rebuild path is :mod:`mmlong.eval.tasks.mmneedle_haystack`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mmlong.errors import MmlongError
-from mmlong.eval.haystack import coco_captions
+from mmlong.eval.tasks.mmneedle_haystack import coco_captions
 
 #: Where the released pieces live under the data folder (the layout of the MMNeedle repository).
 RELEASED_META = "metadata_stitched"  # annotation records (and {N}_{N}.json stitch metadata)

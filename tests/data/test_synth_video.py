@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from mmlong.video.synth import read_frame_index, write_test_video
+from mmlong.data.synth_video import read_frame_index, write_test_video
 
 
 def _decode_all(path):

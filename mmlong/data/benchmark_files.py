@@ -18,7 +18,7 @@ CATEGORIES = ("S2E", "S2O", "S2A", "E2O", "O2E", "T2E", "T2O", "T2A", "E3E", "O3
 
 def write_longvideobench(root, n: int = 8, seconds=(6, 12), fps: float = 4, size=(48, 64), seed: int = 0) -> Path:
     """A LongVideoBench-layout folder: one video per length in ``seconds``, ``n`` questions spread over them."""
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     root, rng = Path(root), random.Random(seed)
     (root / "videos").mkdir(parents=True, exist_ok=True)
@@ -54,7 +54,7 @@ def write_longvideobench(root, n: int = 8, seconds=(6, 12), fps: float = 4, size
 
 def write_coco(root, n: int = 40, size: int = 48, seed: int = 0) -> Path:
     """A COCO-layout folder of ``n`` drawn scenes; each image has 2 captions, the last one exact."""
-    from mmlong.eval.haystack import scene_pool
+    from mmlong.eval.tasks.mmneedle_haystack import scene_pool
 
     root = Path(root)
     (root / "val2014").mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,7 @@ def write_coco(root, n: int = 40, size: int = 48, seed: int = 0) -> Path:
 
 def write_videowebarena_videos(video_dir, names, seconds: float = 3, fps: float = 2) -> Path:
     """Stand-in videos ``<name>.mov`` (H.264 in an mp4 container) for the given ``video`` fields."""
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     video_dir = Path(video_dir)
     for name in sorted(set(names)):

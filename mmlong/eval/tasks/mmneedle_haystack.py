@@ -13,7 +13,7 @@ Pools (``key -> caption`` plus a loader):
 with ``random.seed(0)``-style generators; :func:`stitch` pastes sub-images resized to S x S at
 (col * S, row * S) (N = 1 keeps the raw image).
 
-:mod:`mmlong.eval.mmneedle_release` reads the *released* pre-built files instead.
+:mod:`mmlong.eval.tasks.mmneedle_release` reads the *released* pre-built files instead.
 """
 
 from __future__ import annotations

@@ -69,8 +69,8 @@ class Pipeline:
 
     def __init__(self, model, tokenizer, spec, family, config):
         self.model, self.tokenizer, self.spec, self.family, self.config = model, tokenizer, spec, family, config
-        self.budget = None  # a mmlong.video.budget.TokenBudget, set by load(budget=...)
-        self.reducer = None  # a mmlong.video.reduce.Reducer, set by load(reduce=...)
+        self.budget = None  # a mmlong.tokens.planner.TokenBudget, set by load(budget=...)
+        self.reducer = None  # a mmlong.tokens.reduce.Reducer, set by load(reduce=...)
 
     def __repr__(self) -> str:
         return f"Pipeline({self.config})"
@@ -89,7 +89,7 @@ class Pipeline:
             return self._fit_clip(video) if self.budget is not None else (video, self.spec, None)
         c = dataclasses.replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
         if self.budget is not None:
-            from mmlong.video.budget import plan, sample_planned
+            from mmlong.tokens.planner import plan, sample_planned
 
             p = plan(str(video), self, self.budget, fps=c.fps, max_frames=c.max_frames, num_frames=c.num_frames)
             return sample_planned(str(video), p), p.vision_spec(self.spec), p
@@ -111,7 +111,7 @@ class Pipeline:
         smallest resolution does not fit, it keeps the frames nearest the planned times.
         Returns ``(clip, spec pinned to the planned size, plan)``.
         """
-        from mmlong.video.budget import plan
+        from mmlong.tokens.planner import plan
         from mmlong.video.source import resize_rgb
 
         n = len(clip)
@@ -166,7 +166,7 @@ class Pipeline:
         return out[:, batch["input_ids"].shape[1]:]
 
     def _generate_reduced(self, prep: _Prepared):
-        from mmlong.video.reduce_model import generate_reduced
+        from mmlong.tokens.reduce_model import generate_reduced
 
         res = generate_reduced(self.model, {**self._on_device(prep.inputs), "video_timestamps":
                                             prep.inputs.get("video_timestamps")}, self.reducer,

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from mmlong.cli import main
-from mmlong.video.budget import plan, sample_for_budget
+from mmlong.tokens.planner import plan, sample_for_budget
 
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     return write_test_video(tmp_path_factory.mktemp("budget") / "clip.mp4", seconds=20, fps=10, size=(64, 96))
 
@@ -65,7 +65,7 @@ def test_plan_reads_metadata_only(video, monkeypatch):
 def test_sample_for_budget_gives_the_planned_tokens(video):
     from mmlong.models.tiny import tiny_spec, tiny_tokenizer
     from mmlong.models.vision_inputs import build_inputs
-    from mmlong.video.synth import read_frame_index
+    from mmlong.data.synth_video import read_frame_index
 
     p = plan(video.path, "tiny:qwen2_5_vl", 300, fps=2.0)
     clip, spec = sample_for_budget(video.path, tiny_spec("qwen2_5_vl"), 300, fps=2.0)

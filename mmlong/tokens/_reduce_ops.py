@@ -9,7 +9,7 @@ Worked example: grid (3, 4, 6), m = 2 -> T = 3, S = 2 * 3 = 6, 18 tokens; token 
 patch 2, slot 1 (row 0, column 1). ``pixel_values_videos`` holds ``3 * 4 * 6 = 72`` rows,
 ``m * m = 4`` consecutive rows per merged token, so token 13 is rows 52..55.
 
-Steps (each returns a keep mask; :mod:`mmlong.video.reduce` chains them):
+Steps (each returns a keep mask; :mod:`mmlong.tokens.reduce` chains them):
 
 * :func:`token_novelty` + threshold: temporal redundancy. A token is dropped when it is
   within ``threshold`` of the **last kept** token at the same slot (not merely the previous

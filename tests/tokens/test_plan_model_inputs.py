@@ -22,7 +22,7 @@ from mmlong.pos_encodings.patch import current
 @pytest.fixture(scope="module")
 def vfr_clip(tmp_path_factory):
     from mmlong.video import sample
-    from mmlong.video.synth import write_test_video
+    from mmlong.data.synth_video import write_test_video
 
     v = write_test_video(tmp_path_factory.mktemp("vfr") / "vfr.mp4", seconds=6, fps=10, vfr=True, size=(64, 64))
     clip = sample(v.path, num_frames=8)

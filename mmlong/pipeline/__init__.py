@@ -1,0 +1,5 @@
+"""Pipelines: what ``mmlong.load`` returns."""
+
+from mmlong.pipeline.direct import Pipeline
+
+__all__ = ["Pipeline"]

@@ -1,0 +1,13 @@
+"""Sampling policies: name -> the planner function that turns frame settings into frame times and a size.
+
+A policy decides, from a video's metadata, the model's vision settings and a
+:class:`~mmlong.video.settings.FrameSettings`, which frames to decode and at what size
+(:class:`~mmlong.tokens.planner.Plan`). Add one by writing a planner function
+``(meta, info, settings, **estimate) -> Plan`` and one line here; targets are imported on use.
+"""
+
+from __future__ import annotations
+
+POLICIES: dict[str, str] = {
+    "mmlong": "mmlong.tokens.planner:plan_mmlong",  # real timestamps: exact 1/fps spacing, segment centres when capped
+}
