@@ -45,6 +45,7 @@ class Answer:
         evidence: stage-1 segments backing the answer (language route).
         notes: what was skipped and why.
         context: how the language route fit the text (granularity, selection, prompt).
+        scene_changes: language route: seconds at which stage 1 saw a new screen (slide changes).
     """
 
     text: str
@@ -58,6 +59,7 @@ class Answer:
     evidence: list[dict] = field(default_factory=list)  # language route: stage-1 segments backing the answer
     notes: list[str] = field(default_factory=list)  # e.g. describers that skipped (no audio track)
     context: dict = field(default_factory=dict)  # language route: granularity, selection, prompt text
+    scene_changes: list[float] = field(default_factory=list)  # language route: times of new screens
 
     def __str__(self) -> str:
         return self.text

@@ -1,55 +1,71 @@
-"""``mmlong.load`` and the :class:`~mmlong.pipeline.Pipeline` it returns (direct route).
+"""``mmlong.load``: settings resolved once, then the pipeline of the chosen route.
 
-The direct route: frames (seek-sampled with timestamps) -> mmlong's Qwen-VL input builder
--> a transformers model patched with a position scheme -> greedy ``generate``::
+::
 
-    pipe = mmlong.load("Qwen/Qwen2.5-VL-7B-Instruct", pos="hope", gamma=1.5)
+    pipe = mmlong.load("default")                                   # language route, offline
+    pipe = mmlong.load("Qwen/Qwen2.5-VL-7B-Instruct", pos="hope", gamma=1.5, budget="64k")
     ans = pipe.ask("When does the speaker open the laptop?", video="talk.mp4")
-    print(ans.text, ans.cited_times)
 
-``load`` takes a hub id or local path exactly as transformers does, or ``tiny:FAMILY``
-(a random-weight model built offline, for tests and smoke runs).
+:func:`resolve` does everything ``load`` decides without loading a weight (the route, the
+family, device and dtype, the :class:`~mmlong.video.settings.FrameSettings`, the scheme and
+its options): ``mmlong ask --dry-run`` prints it. ``load`` takes a hub id or local path
+exactly as transformers does, or ``tiny:FAMILY`` (a random-weight model built offline, for
+tests and smoke runs); names are resolved by :mod:`mmlong.models.hub`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from typing import Any
 
-from mmlong.errors import MmlongError, first_line
-from mmlong.pipeline import Pipeline
+from mmlong.errors import MmlongError
+from mmlong.pipeline.base import check_max_new_tokens
 
-__all__ = ["load", "default_route", "Pipeline", "PipelineConfig"]
+__all__ = ["load", "resolve", "default_route", "split_frame_options", "ROUTES"]
+
+ROUTES = ("silvr", "direct")  # the language route (OCR + ASR -> LLM) and frames -> a Qwen-VL model
 
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    """The resolved settings of a :class:`Pipeline` (printed and stored with every answer)."""
+def default_route(model: str, route: str | None = None) -> str:
+    """``route``, or the one ``load`` picks for ``model``: the language route for "default", else direct."""
+    route = route or ("silvr" if model == "default" else "direct")
+    if route not in ROUTES:
+        raise MmlongError(f"unknown route {route!r}; use 'silvr' (language route) or 'direct' (frames -> VLM)")
+    return route
 
-    model: str  # hub id, local path or tiny:FAMILY
-    family: str  # qwen2_vl | qwen2_5_vl | qwen3_vl | qwen3_vl_moe
-    pos: str  # position scheme (see mmlong.pos_encodings.schemes())
-    pos_options: dict = field(default_factory=dict)  # scheme options (gamma, delta, scaling, ...)
-    route: str = "direct"  # direct: frames -> VLM
-    device: str = "cpu"  # torch device of the model
-    dtype: str = "float32"  # model dtype
-    attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 | eager
-    fps: float | None = 1.0  # video sampling rate when num_frames is None
-    num_frames: int | None = None  # fixed frame count (overrides fps)
-    max_frames: int = 64  # cap on sampled frames
-    max_new_tokens: int = 128  # answer length cap
-    prefill: dict | None = None  # sparse prefill: {"method", "patterns", **opts} or None
-    budget: dict | None = None  # visual token budget (TokenBudget fields) or None = fps/max_frames sampling
-    reduce: dict | None = None  # visual token reduction (Reducer.describe()) or None
-    max_pages: int = 16  # documents: pages rendered as images on the direct route
-    page_side: int = 896  # documents: longer side of a rendered page in pixels
+
+def split_frame_options(options: dict) -> tuple[dict, dict]:
+    """``(frame settings, the rest)``: keyword options named like :class:`FrameSettings` fields go first.
+
+    Example: ``{"fps": 2, "gamma": 1.5}`` -> ``({"fps": 2}, {"gamma": 1.5})``.
+    """
+    from mmlong.video.settings import FrameSettings
+
+    names = {f.name for f in dataclasses.fields(FrameSettings)}
+    return {k: v for k, v in options.items() if k in names}, {k: v for k, v in options.items() if k not in names}
 
 
 def _default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _check_device(device: str) -> str:
+    """``device`` if torch can use it on this machine, else a one-line error naming the fix."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise MmlongError(f"unknown device {device!r}; use cpu, cuda, cuda:0, mps, ...") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise MmlongError(f"device {device!r} needs CUDA, which this torch build or machine does not have; "
+                          "use --device cpu (or install a CUDA build of torch)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise MmlongError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA "
+                          "device(s)")
+    return device
 
 
 def _attn_for(device: str) -> str:
@@ -63,32 +79,83 @@ def _attn_for(device: str) -> str:
     return "sdpa"
 
 
-def _load_hf(name: str, family, device: str, dtype, attn: str):
-    """Model, tokenizer and vision spec from a hub id or local path (transformers resolution)."""
-    from transformers import AutoTokenizer
+def _dtype(name: Any, device: str):
+    import torch
 
-    from mmlong.models.vision_inputs import VisionSpec
-
-    try:
-        model = family.load_class().from_pretrained(name, dtype=dtype, attn_implementation=attn)
-        tokenizer = AutoTokenizer.from_pretrained(name)
-    except (OSError, ValueError) as exc:
-        raise MmlongError(
-            f"cannot load model {name!r}: {first_line(exc)}; pass a hub id, a local checkpoint folder, or tiny:qwen2_5_vl"
-        ) from None
-    return model.to(device).eval(), tokenizer, VisionSpec.from_pretrained(name)
+    if name is None:
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if isinstance(name, torch.dtype):
+        return name
+    got = getattr(torch, str(name), None)
+    if not isinstance(got, torch.dtype):
+        raise MmlongError(f"unknown dtype {name!r}; use float32, bfloat16 or float16")
+    return got
 
 
-def default_route(model: str, route: str | None = None) -> str:
-    """``route``, or the one ``load`` picks for ``model``: the language route for "default", else direct."""
-    return route or ("silvr" if model == "default" else "direct")
+def resolve(model: str = "default", *, route: str | None = None, pos: str | None = None, device: str | None = None,
+            dtype: Any = None, frames: Any = None, max_new_tokens: int | None = None, reasoner: str | None = None,
+            cache_dir: str | None = None, reduce: Any = None, prefill: str | None = None, patterns: Any = None,
+            prefill_opts: dict | None = None, **options):
+    """The settings :func:`load` would use, without loading weights (what ``--dry-run`` prints).
+
+    Arguments are :func:`load`'s. Returns a :class:`~mmlong.pipeline.direct.PipelineConfig`
+    (direct route) or a :class:`~mmlong.silvr.route.SilvrConfig` (language route).
+
+    Raises:
+        MmlongError: unknown route, model, family, scheme, option, device or dtype.
+    """
+    from mmlong.video.settings import FrameSettings
+
+    route = default_route(model, route)
+    frame_kw, pos_opts = split_frame_options(options)
+    settings = FrameSettings.of(frames, **frame_kw)
+    max_new_tokens = check_max_new_tokens(max_new_tokens)
+    device = _check_device(device or _default_device())
+    if route == "silvr":
+        if settings != FrameSettings() or reduce is not None or prefill is not None:
+            raise MmlongError("frame settings (fps, frames, budget), reduce= and prefill= apply to the direct route "
+                              "(frames -> VLM); use --route direct")
+        if pos or pos_opts:
+            raise MmlongError("position schemes apply to the direct route; drop --pos/--opt or use --route direct")
+        from mmlong.silvr import SilvrConfig
+        from mmlong.silvr.reasoner import ReasonerSettings
+
+        rs = ReasonerSettings(**{k: v for k, v in (("model", reasoner), ("max_new_tokens", max_new_tokens))
+                                 if v is not None})
+        return SilvrConfig(model=model, caption_model=None if model == "default" else model, reasoner=rs,
+                           cache_dir=cache_dir, device=device)
+    if model == "default":
+        raise MmlongError("the direct route needs a Qwen-VL model: pass --model with a hub id, a local "
+                          "checkpoint or tiny:qwen2_5_vl, or use --route silvr")
+    if reasoner is not None or cache_dir is not None:
+        raise MmlongError("reasoner= and cache_dir= apply to the language route; use --route silvr")
+    from mmlong.models.hub import family_for
+    from mmlong.pipeline.direct import PipelineConfig
+    from mmlong.pos_encodings.options import PosOptions
+    from mmlong.pos_encodings.registry import get_scheme
+    from mmlong.tokens.reduce import reducer_from
+
+    pos = pos or "native"
+    get_scheme(pos)
+    PosOptions.from_kwargs(**pos_opts)  # unknown or bad scheme options fail here, before any weight loads
+    if prefill is None and (patterns is not None or prefill_opts):
+        raise MmlongError("patterns/prefill_opts need prefill='mminference'")
+    red = reducer_from(reduce)
+    fam = family_for(model)
+    torch_dtype = _dtype(dtype, device)
+    defaults = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
+    return PipelineConfig(
+        model=model, family=fam.name, pos=pos, pos_options=dict(pos_opts), device=device,
+        dtype=str(torch_dtype).replace("torch.", ""), attn_implementation=_attn_for(device), frames=settings,
+        reduce=red.describe() if red else None,
+        prefill={"method": prefill, "patterns": str(patterns) if patterns is not None else None,
+                 **(prefill_opts or {})} if prefill else None, **defaults)
 
 
 def load(model: str = "default", *, route: str | None = None, pos: str | None = None, device: str | None = None,
-         dtype: Any = None, fps: float | None = 1.0, num_frames: int | None = None, max_frames: int = 64,
-         max_new_tokens: int = 128, reasoner: str | None = None, cache_dir: str | None = None,
-         budget=None, reduce=None, prefill: str | None = None, patterns=None, prefill_opts: dict | None = None,
-         **adapter_opts):
+         dtype: Any = None, frames: Any = None, max_new_tokens: int | None = None, reasoner: str | None = None,
+         cache_dir: str | None = None, reduce: Any = None, prefill: str | None = None, patterns: Any = None,
+         prefill_opts: dict | None = None, **options):
     """Load a pipeline: the language route (SiLVR) or a Qwen-VL model patched with a position scheme.
 
     Args:
@@ -97,105 +164,47 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
             ``"tiny:qwen2_vl" | "tiny:qwen2_5_vl" | "tiny:qwen3_vl" | "tiny:qwen3_vl_moe"``.
         route: ``"silvr"`` (language route; a VLM ``model`` then captions clips) or ``"direct"``
             (frames -> VLM); None = silvr for ``"default"``, direct otherwise.
+        pos: position scheme; None = ``"native"`` (the family's own, with Qwen's original ids).
+        device: ``"cpu"``, ``"cuda"``, ...; None = CUDA when available.
+        dtype: torch dtype or name; None = bfloat16 on CUDA, float32 on CPU.
+        frames: direct route: a :class:`~mmlong.video.settings.FrameSettings` or a dict of its
+            fields; the same fields may be passed as keywords (``fps=2``, ``num_frames=8``,
+            ``max_frames``, ``min_frames``, ``start``, ``end``, ``min_pixels``, ``max_pixels``,
+            ``sampling``, and ``budget`` = visual tokens per video, ``16384`` or ``"64k"``:
+            frames x resolution are then planned from metadata before decoding).
+        max_new_tokens: answer length cap (None = the route's default).
         reasoner: language route only: the text LLM (``"smollm2"`` default, or an id / path).
         cache_dir: language route only: where stage-1 results and converted models are cached.
-        budget: direct route: a total visual token budget (``16384``, ``"64k"``, a dict of
-            ``TokenBudget`` fields); frames x resolution are planned from metadata before decoding.
         reduce: direct route: visual token reduction (``"temporal"``, ``"temporal+budget:4096"``, a
             dict or a ``Reducer``); kept tokens keep their original 3-D positions.
         prefill: direct route: ``"mminference"`` sparse prefill attention (decode stays dense).
         patterns: sparse patterns (``mmlong sparse search`` JSON, a dict or one spec name).
         prefill_opts: sparse budgets, e.g. ``{"local": 512, "min_len": 8192}``.
-        pos: position scheme; None = ``"native"`` (the family's own, with Qwen's original ids).
-        device: ``"cpu"``, ``"cuda"``, ...; None = CUDA when available.
-        dtype: torch dtype or name; None = bfloat16 on CUDA, float32 on CPU.
-        fps, num_frames, max_frames: how videos are sampled (num_frames wins over fps).
-        max_new_tokens: answer length cap.
-        **adapter_opts: scheme options, e.g. ``gamma=1.5`` (see ``PosOptions``).
+        **options: frame settings (above) and scheme options, e.g. ``gamma=1.5`` (see ``PosOptions``).
+
+    Returns:
+        A :class:`mmlong.pipeline.Pipeline`: a ``DirectPipeline`` or a ``SilvrPipeline``.
 
     Raises:
-        MmlongError: unknown model, family, scheme or option.
+        MmlongError: unknown model, family, scheme, option, device or dtype.
     """
-    import torch
+    cfg = resolve(model, route=route, pos=pos, device=device, dtype=dtype, frames=frames,
+                  max_new_tokens=max_new_tokens, reasoner=reasoner, cache_dir=cache_dir, reduce=reduce,
+                  prefill=prefill, patterns=patterns, prefill_opts=prefill_opts, **options)
+    if cfg.route == "silvr":
+        from mmlong.silvr import SilvrPipeline
 
+        return SilvrPipeline(cfg)
+    from mmlong.models.hub import load_model
+    from mmlong.pipeline.direct import DirectPipeline
     from mmlong.pos_encodings.patch import apply
-    from mmlong.pos_encodings.registry import get_scheme
-
-    route = default_route(model, route)
-    if route not in ("silvr", "direct"):
-        raise MmlongError(f"unknown route {route!r}; use 'silvr' (language route) or 'direct' (frames -> VLM)")
-    device = device or _default_device()
-    if route == "silvr":
-        if budget is not None or reduce is not None or prefill is not None:
-            raise MmlongError("budget=, reduce= and prefill= apply to the direct route (frames -> VLM); use --route direct")
-        return _load_silvr(model, device, max_new_tokens, reasoner, cache_dir, pos, adapter_opts)
-    from mmlong.tokens.planner import TokenBudget
     from mmlong.tokens.reduce import reducer_from
 
-    budget_obj = TokenBudget.of(budget) if budget is not None else None
-    reducer = reducer_from(reduce)
-    if model == "default":
-        raise MmlongError("the direct route needs a Qwen-VL model: pass --model with a hub id, a local "
-                          "checkpoint or tiny:qwen2_5_vl, or use --route silvr")
-    pos = pos or "native"
-    get_scheme(pos)
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype, None) or _bad_dtype(dtype)
-    dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
-    attn = _attn_for(device)
-    if model.startswith("tiny:"):
-        from mmlong.models.tiny import tiny
-
-        b = tiny(model[5:], dtype=dtype)
-        net, tok, spec, fam = b.model.to(device), b.tokenizer, b.spec, b.family
-    else:
-        fam = _family_from_hub(model)
-        net, tok, spec = _load_hf(model, fam, device, dtype, attn)
-    apply(net, pos, **adapter_opts)
+    m = load_model(cfg.model, device=cfg.device, dtype=_dtype(cfg.dtype, cfg.device),
+                   attn_implementation=cfg.attn_implementation)
+    apply(m.model, cfg.pos, **cfg.pos_options)
     if prefill is not None:
         from mmlong.sparse import apply_prefill
 
-        apply_prefill(net, prefill, patterns, **(prefill_opts or {}))
-    cfg = PipelineConfig(model=model, family=fam.name, pos=pos, pos_options=dict(adapter_opts), device=device,
-                         dtype=str(dtype).replace("torch.", ""), attn_implementation=attn, fps=fps,
-                         num_frames=num_frames, max_frames=max_frames, max_new_tokens=max_new_tokens,
-                         budget=dataclasses.asdict(budget_obj) if budget_obj else None,
-                         reduce=reducer.describe() if reducer else None,
-                         prefill={"method": prefill, "patterns": str(patterns) if patterns is not None else None,
-                                  **(prefill_opts or {})} if prefill else None)
-    pipe = Pipeline(net, tok, spec, fam, cfg)
-    pipe.budget, pipe.reducer = budget_obj, reducer
-    return pipe
-
-
-def _load_silvr(model: str, device: str, max_new_tokens: int, reasoner: str | None, cache_dir, pos, adapter_opts):
-    """The language route; a VLM ``model`` (not "default") captions clips."""
-    from mmlong.silvr import SilvrConfig, SilvrPipeline
-    from mmlong.silvr.reasoner import ReasonerSettings
-
-    if pos or adapter_opts:
-        raise MmlongError("position schemes apply to the direct route; drop --pos/--opt or use --route direct")
-    return SilvrPipeline(SilvrConfig(
-        caption_model=None if model == "default" else model,
-        reasoner=ReasonerSettings(model=reasoner or "smollm2", max_new_tokens=min(max_new_tokens, 64)),
-        cache_dir=cache_dir, device=device))
-
-
-def _bad_dtype(name: str):
-    raise MmlongError(f"unknown dtype {name!r}; use float32, bfloat16 or float16")
-
-
-def _family_from_hub(name: str):
-    from transformers import AutoConfig
-
-    from mmlong.models.families import family_of
-
-    try:
-        return family_of(AutoConfig.from_pretrained(name))
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, MmlongError):
-            raise
-        raise MmlongError(
-            f"cannot read the config of {name!r}: {first_line(exc)}; pass a hub id (with network or a filled HF cache), "
-            "a local checkpoint folder, or tiny:qwen2_5_vl"
-        ) from None
+        apply_prefill(m.model, prefill, patterns, **(prefill_opts or {}))
+    return DirectPipeline(m.model, m.tokenizer, m.spec, m.family, cfg, reducer=reducer_from(reduce))

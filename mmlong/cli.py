@@ -44,37 +44,66 @@ def _opts(pairs: list[str], flag: str = "--opt", example: str = "gamma=1.5") -> 
     return out
 
 
+def _load_kwargs(args) -> dict:
+    """``mmlong.load`` keyword arguments for ``mmlong ask`` flags (a flag the route cannot use is refused there)."""
+    from mmlong.video.settings import from_args
+
+    return dict(route=args.route, pos=args.pos, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
+                frames=from_args(args), reduce=args.reduce, prefill=args.prefill, patterns=args.patterns,
+                prefill_opts=_opts(args.prefill_opt, "--prefill-opt", "local=512") or None, reasoner=args.reasoner,
+                cache_dir=args.cache_dir, **_opts(args.opt))
+
+
+def _dry_run(args, kw: dict, video: str | None) -> int:
+    """Print the resolved settings (and, for a video on the direct route, its plan) without loading weights."""
+    import dataclasses
+
+    from mmlong.api import resolve
+
+    cfg = resolve(args.model, **kw)
+    out: dict = {"settings": dataclasses.asdict(cfg)}
+    plan = None
+    if video is not None and cfg.route == "direct":
+        from mmlong.tokens.planner import plan as make_plan
+
+        plan = make_plan(video, cfg.model, cfg.frames, max_new_tokens=cfg.max_new_tokens, dtype=cfg.dtype,
+                         attn_implementation=cfg.attn_implementation)
+        out["plan"] = plan.as_dict()
+    if args.json:
+        print(json.dumps(out, default=str))
+        return 0
+    for key, value in out["settings"].items():
+        print(f"{key:20s} {value}")
+    if plan is not None:
+        from mmlong.tokens.cli import format_plan
+
+        print(format_plan(plan, video))
+    return 0
+
+
 def _cmd_ask(args) -> int:
     import os
 
     import mmlong
-    from mmlong.api import default_route
+    from mmlong.pipeline.base import check_batch_size
 
+    if args.video is None and len(args.question) == 1 and os.path.isfile(args.question[0]):
+        raise MmlongError(f"no question given for {args.question[0]!r}; ask one: mmlong ask {args.question[0]} "
+                          "\"What happens at the start?\"")
     if args.video and not os.path.exists(args.video):
         raise MmlongError(f"{args.video!r} does not exist; pass the path of a video file or a PDF")
-    kw = dict(pos=args.pos, device=args.device, **_opts(args.opt))
-    if default_route(args.model, args.route) == "direct":
-        kw.update(dtype=args.dtype, fps=args.fps, num_frames=args.frames, max_frames=args.max_frames,
-                  budget=args.budget, reduce=args.reduce, prefill=args.prefill, patterns=args.patterns,
-                  prefill_opts=_opts(args.prefill_opt, "--prefill-opt", "local=512") or None)
-    else:
-        kw.update(reasoner=args.reasoner, cache_dir=args.cache_dir)
-    pipe = mmlong.load(args.model, route=args.route, max_new_tokens=args.max_new_tokens, **kw)
-    if hasattr(pipe, "config") and hasattr(pipe.config, "progress") and not args.json:
-        import dataclasses
-
-        pipe.config = dataclasses.replace(pipe.config, progress=True)
+    check_batch_size(args.batch_size)
     is_pdf = bool(args.video) and args.video.lower().endswith(".pdf")
-    questions = list(args.question)
     video = None if is_pdf else args.video
-    if video is not None and len(questions) > 1 and hasattr(pipe, "sample"):
-        video = pipe.sample(video)  # decode once for all the questions
+    kw = _load_kwargs(args)
+    if args.dry_run:
+        return _dry_run(args, kw, video)
+    pipe = mmlong.load(args.model, **kw)
+    pipe.progress = not args.json
+    questions = list(args.question)
     asks = [{"question": q, "video": video, "images": args.image or None, "document": args.video if is_pdf else None}
             for q in questions]
-    if len(asks) > 1 and hasattr(pipe, "ask_many"):
-        answers = pipe.ask_many(asks, batch_size=args.batch_size)
-    else:
-        answers = [pipe.ask(**kw) for kw in asks]
+    answers = pipe.ask_many(asks, batch_size=args.batch_size)  # one decode per video, batches on the direct route
     for q, ans in zip(questions, answers):
         _print_answer(q, ans, args.json, header=len(questions) > 1)
     return 0
@@ -124,6 +153,8 @@ PLUGINS: list[str] = [
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
+    from mmlong.video.settings import add_frame_arguments
+
     p = argparse.ArgumentParser(prog="mmlong", description="Long multimodal input for Qwen-VL models.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -139,20 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--image", action="append", help="image file (repeatable)")
     a.add_argument("--pos", default=None, help="position scheme (see `mmlong schemes`); default native")
     a.add_argument("--opt", action="append", metavar="KEY=VALUE", help="scheme option, e.g. gamma=1.5 (repeatable)")
-    a.add_argument("--fps", type=float, default=1.0, help="frames per second to sample (default 1)")
-    a.add_argument("--frames", type=int, default=None, help="sample exactly this many frames (overrides --fps)")
-    a.add_argument("--max-frames", type=int, default=64)
-    a.add_argument("--budget", default=None, help="direct route: total visual tokens, e.g. 16k (plans frames x resolution)")
     a.add_argument("--reduce", default=None, help="direct route: token reduction, e.g. temporal or temporal+budget:4096")
     a.add_argument("--prefill", default=None, choices=["mminference"], help="direct route: sparse prefill attention")
     a.add_argument("--batch-size", type=int, default=1, help="direct route: questions per generate call")
     a.add_argument("--patterns", default=None, help="sparse patterns JSON from `mmlong sparse search` (or a spec, e.g. vs)")
     a.add_argument("--prefill-opt", action="append", metavar="KEY=VALUE",
                    help="sparse budget, e.g. local=512 or min_len=8192 (repeatable)")
-    a.add_argument("--max-new-tokens", type=int, default=128)
-    a.add_argument("--device", default=None)
-    a.add_argument("--dtype", default=None)
-    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.add_argument("--max-new-tokens", type=int, default=None, help="answer length cap (default: the route's)")
+    a.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
+    a.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: bf16 on CUDA, fp32 on CPU)")
+    a.add_argument("--json", action="store_true", help="print one JSON object per question")
+    a.add_argument("--dry-run", action="store_true",
+                   help="print the resolved settings and, for a video on the direct route, its frame plan; load nothing")
+    add_frame_arguments(a)
     a.set_defaults(fn=_cmd_ask)
 
     d = sub.add_parser("doctor", help="versions, extras, decoders, CUDA, transformers position-id divergences")
@@ -168,8 +198,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.cmd == "ask" and args.question is None:
-        build_parser().error("ask needs a question")
     try:
         return args.fn(args)
     except MmlongError as exc:

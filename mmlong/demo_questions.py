@@ -10,7 +10,6 @@ the first question and is cached for the rest.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -28,7 +27,7 @@ def run(folder: str) -> int:
         raise MmlongError(f"{qfile} not found; run: mmlong data lecture {folder} --n 1 --minutes 60")
     rows = [json.loads(line) for line in qfile.read_text().splitlines() if line.strip()]
     pipe = mmlong.load("default")
-    pipe.config = dataclasses.replace(pipe.config, progress=True)
+    pipe.progress = True
     right = 0
     for row in rows:
         video = str(Path(folder) / row["video"])

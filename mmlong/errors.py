@@ -25,10 +25,20 @@ def reject_unknown_fields(cls, given, what: str, where: str = "") -> None:
         raise MmlongError(f"unknown {what}(s) {', '.join(bad)}{where}; valid: {', '.join(sorted(names))}")
 
 
-def first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's message, or its type name when it has none."""
+def first_line(exc: BaseException, *, typed: bool = False) -> str:
+    """The first line of an exception's message, or its type name when it has none.
+
+    ``typed=True`` prefixes the type: ``"KeyError: 'x'"`` (how eval sample records store errors).
+    """
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {lines[0]}" if typed else lines[0]
+
+
+def user_line(exc: BaseException) -> str:
+    """What a user is shown: an :class:`MmlongError`'s message, any other error with its type."""
+    return first_line(exc, typed=not isinstance(exc, MmlongError))
 
 
 def require(module: str, extra: str):

@@ -19,7 +19,7 @@ def video(tmp_path_factory):
 
 
 def test_ask_json(video, capsys):
-    assert main(["ask", video, "What is shown?", "--model", "tiny:qwen2_5_vl", "--frames", "4",
+    assert main(["ask", video, "What is shown?", "--model", "tiny:qwen2_5_vl", "--num-frames", "4",
                  "--max-new-tokens", "3", "--pos", "hope", "--opt", "gamma=1.5", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["frame_times"]) == 4 and out["config"]["pos_options"] == {"gamma": 1.5}
@@ -68,13 +68,13 @@ def test_doctor_reports_divergence():
 
 def test_ask_many_questions_decodes_once(video, capsys, monkeypatch):
     """Several questions: one model load, one decode of the video, one JSON line per question (batched)."""
-    import mmlong.video as mv
+    import mmlong.video.sampling as sampling
 
     calls = []
-    real = mv.sample
-    monkeypatch.setattr(mv, "sample", lambda *a, **k: calls.append(a) or real(*a, **k))
+    real = sampling.decode_at
+    monkeypatch.setattr(sampling, "decode_at", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert main(["ask", video, "What is shown?", "Which colour?", "Anything else?", "--model", "tiny:qwen2_5_vl",
-                 "--frames", "4", "--max-new-tokens", "3", "--batch-size", "2", "--json"]) == 0
+                 "--num-frames", "4", "--max-new-tokens", "3", "--batch-size", "2", "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [x["question"] for x in lines] == ["What is shown?", "Which colour?", "Anything else?"]
     assert len(calls) == 1 and all(len(x["frame_times"]) == 4 for x in lines)

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from mmlong.errors import MmlongError
 
+#: lmms-eval ``--model_args`` keys -> mmlong settings (frame settings are FrameSettings fields).
 MODEL_ARGS = {"pretrained": "model", "max_num_frames": "max_frames", "max_frames": "max_frames", "fps": "fps",
               "num_frames": "num_frames", "max_new_tokens": "max_new_tokens", "device": "device", "dtype": "dtype",
-              "torch_dtype": "dtype"}
+              "torch_dtype": "dtype", "max_pixels": "max_pixels", "min_pixels": "min_pixels"}
+_FRAME_KEYS = ("fps", "num_frames", "max_frames", "min_pixels", "max_pixels")
 
 
 def _value(text: str):
@@ -44,13 +46,16 @@ def config_from_args(args):
     """The :class:`EvalConfig` for parsed CLI arguments."""
     from mmlong.cli import _opts
     from mmlong.eval.config import EvalConfig
+    from mmlong.video.settings import FrameSettings, from_args
 
-    fields = {"model": args.model, "fps": args.fps, "num_frames": args.num_frames, "max_frames": args.max_frames,
-              "max_new_tokens": args.max_new_tokens, "device": args.device, "dtype": args.dtype}
+    fields = {"model": args.model, "max_new_tokens": args.max_new_tokens, "device": args.device, "dtype": args.dtype}
+    frame_args = {}
     for k, v in _pairs([p for chunk in args.model_args or [] for p in chunk.split(",") if p], "--model_args"):
         if k not in MODEL_ARGS:
             raise MmlongError(f"--model_args key {k!r} is not supported; use {', '.join(MODEL_ARGS)} or mmlong flags")
-        fields[MODEL_ARGS[k]] = v if MODEL_ARGS[k] in ("model", "device", "dtype") else _value(v)
+        key = MODEL_ARGS[k]
+        (frame_args if key in _FRAME_KEYS else fields)[key] = v if key in ("model", "device", "dtype") else _value(v)
+    frames = FrameSettings.of(from_args(args), **frame_args)
     data_dirs = {}
     for item in args.data_dir or []:
         task, _, path = item.rpartition("=") if "=" in item else ("*", "", item)
@@ -75,7 +80,7 @@ def config_from_args(args):
     return EvalConfig(
         tasks=tasks, pos=args.pos, pos_options=_opts(args.opt), prefill=args.prefill, patterns=args.patterns,
         prefill_options=_opts(args.prefill_opt, "--prefill-opt", "local=512"), reduce=args.reduce,
-        budget=args.budget, limit=args.limit, only=only, output_path=args.output_path, log_samples=args.log_samples,
+        frames=frames, limit=args.limit, only=only, output_path=args.output_path, log_samples=args.log_samples,
         batch_size=args.batch_size, prefetch=args.prefetch, seed=seed, run_id=run_id, resume=resume, data_dirs=data_dirs,
         task_options=task_opts, **fields)
 
@@ -149,6 +154,8 @@ def run(args) -> int:
 
 
 def add_parser(subparsers) -> None:
+    from mmlong.video.settings import add_frame_arguments
+
     p = subparsers.add_parser("eval", help="evaluate on long-input benchmarks (lmms-eval flags and output layout)",
                               description=__doc__.split("\n\n")[0])
     a = p.add_argument
@@ -162,11 +169,7 @@ def add_parser(subparsers) -> None:
     a("--patterns", help="sparse patterns: a `mmlong sparse search` JSON, or one spec for all heads (default vs)")
     a("--prefill-opt", action="append", metavar="KEY=VALUE", help="sparse budget, e.g. local=512 or min_len=8192 (repeatable)")
     a("--reduce", help="visual token reduction, e.g. temporal or temporal+budget:4096")
-    a("--budget", help="total visual tokens per video, e.g. 64k (plans frames x resolution)")
-    a("--fps", type=float, help="sampling rate for videos given by path (tasks pin their own frames)")
-    a("--num-frames", type=int, help="fixed frame count for videos given by path")
-    a("--max-frames", "--max_num_frames", dest="max_frames", type=int,
-      help="frame budget per video (default: each task's)")
+    add_frame_arguments(p)  # tasks pin their own frames; --max-frames also sets each task's frame count
     a("--max-new-tokens", type=int, help="answer length cap (default: each task's)")
     a("--device")
     a("--dtype")

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from mmlong.errors import MmlongError
+from mmlong.video.settings import FrameSettings
 
 #: Fields that may differ between a run and its resumption (they do not change any answer).
 RUN_LOCAL = ("limit", "only", "output_path", "log_samples", "batch_size", "prefetch", "run_id", "resume", "device")
@@ -31,10 +32,8 @@ class EvalConfig:
     patterns: str | None = None  # sparse patterns: a `mmlong sparse search` JSON or one spec name (default vs)
     prefill_options: dict = field(default_factory=dict)  # sparse budgets, e.g. {"local": 512, "min_len": 8192}
     reduce: str | None = None  # visual token reduction, e.g. "temporal+budget:4096"
-    budget: str | None = None  # total visual token budget per video, e.g. "64k"
-    fps: float | None = None  # sampling rate mmlong.load uses for videos given by path (tasks pin frames)
-    num_frames: int | None = None  # fixed frame count for videos given by path
-    max_frames: int | None = None  # frame budget per video; None = each task's official default
+    frames: FrameSettings = field(default_factory=FrameSettings)  # mmlong.load's frame settings (budget, fps, ...);
+    # tasks pin their own frames; frames.max_frames (--max-frames) also replaces each task's frame count
     max_new_tokens: int | None = None  # answer length cap; None = each task's default
     device: str | None = None  # torch device; None = CUDA when available (per rank under accelerate)
     dtype: str | None = None  # model dtype name; None = bf16 on CUDA, fp32 on CPU
@@ -51,6 +50,8 @@ class EvalConfig:
     task_options: dict = field(default_factory=dict)  # task name -> {option: value}
 
     def __post_init__(self):
+        if not isinstance(self.frames, FrameSettings):
+            object.__setattr__(self, "frames", FrameSettings.of(self.frames))
         if isinstance(self.tasks, str):
             object.__setattr__(self, "tasks", tuple(t for t in self.tasks.split(",") if t))
         object.__setattr__(self, "tasks", tuple(self.tasks))
@@ -130,9 +131,11 @@ def apply_limit(items: list, limit: float | None) -> list:
 
 
 def json_safe(obj):
-    """Tuples -> lists, Paths -> str, recursively (for JSON output and comparisons)."""
+    """Tuples -> lists, Paths -> str, dataclasses -> dicts, recursively (for JSON output and comparisons)."""
     import os
 
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return json_safe(dataclasses.asdict(obj))
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

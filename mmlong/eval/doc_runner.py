@@ -23,16 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
 
-from mmlong.errors import MmlongError
+from mmlong.errors import MmlongError, first_line
 from mmlong.eval.config import EvalConfig
 from mmlong.eval.output import now
 from mmlong.eval.tasks.base import Task
-
-
-def first_line(exc: BaseException) -> str:
-    """``"Type: first line of the message"`` (how errors are stored in sample records)."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
 @dataclass
@@ -56,12 +50,12 @@ def load_doc(task, doc) -> Pending:
         p.req = task.request(doc)
         p.rec["input_media"] = dict(p.req.media)
     except Exception as exc:  # a malformed doc: record and move on
-        p.rec["error"] = f"doc: {first_line(exc)}"
+        p.rec["error"] = f"doc: {first_line(exc, typed=True)}"
         return p
     try:
         p.inputs = p.req.load()  # loaders may finish req.text / req.media (e.g. subtitles placed by frame times)
     except Exception as exc:
-        p.rec["error"] = f"input: {first_line(exc)}"
+        p.rec["error"] = f"input: {first_line(exc, typed=True)}"
         return p
     p.rec["input_media"] = dict(p.req.media)
     clip = p.inputs[1]
@@ -74,7 +68,7 @@ def finish_doc(task, p: Pending, result, cfg: EvalConfig, batch: int = 1) -> dic
     """Score one doc given the model's ``(text, info)``, the exception it raised, or None (not asked)."""
     rec, response = p.rec, None
     if isinstance(result, BaseException):
-        rec["error"] = f"model: {first_line(result)}"
+        rec["error"] = f"model: {first_line(result, typed=True)}"
     elif result is not None:
         text, info = result
         rec["token_counts"] = info.get("token_counts")
@@ -88,7 +82,7 @@ def finish_doc(task, p: Pending, result, cfg: EvalConfig, batch: int = 1) -> dic
     try:
         rec.update(task.score(rec["ref"], response, seed=cfg.seed, doc_id=p.doc.doc_id))
     except Exception as exc:
-        rec["error"] = rec["error"] or f"score: {first_line(exc)}"
+        rec["error"] = rec["error"] or f"score: {first_line(exc, typed=True)}"
     rec["timings"] = {"total_s": round(time.perf_counter() - p.t0, 4), **({"batch": batch} if batch > 1 else {})}
     rec["date"] = now()
     return rec

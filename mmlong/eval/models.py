@@ -11,7 +11,6 @@ Every model has ``generate(request, images, clip, doc_key) -> (text, info)``.
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import numpy as np
@@ -96,22 +95,21 @@ def interleaved(req, images: list) -> tuple:
 
 
 class PipelineModel:
-    """A loaded :class:`mmlong.api.Pipeline`; frames and images come pinned by the task."""
+    """A loaded :class:`mmlong.pipeline.Pipeline` (either route); frames and images come pinned by the task."""
 
     def __init__(self, pipe):
         self.pipe = pipe
-        self.name = getattr(getattr(pipe, "config", None), "model", type(pipe).__name__)
-        self._takes_cap = "max_new_tokens" in inspect.signature(pipe.ask).parameters
-        self.can_batch = hasattr(pipe, "ask_many")  # the direct route; the language route answers one by one
+        self.name = pipe.config.model
+        self.can_batch = pipe.config.route == "direct"  # the language route answers one question at a time
 
-    def _kwargs(self, req, images, clip) -> dict:
+    @staticmethod
+    def _kwargs(req, images, clip) -> dict:
         question, images = interleaved(req, images)
-        extra = {"max_new_tokens": req.max_new_tokens} if self._takes_cap else {}
-        return {"question": question, "video": clip, "images": images or None, **extra}
+        return {"question": question, "video": clip, "images": images or None, "max_new_tokens": req.max_new_tokens}
 
     @staticmethod
     def _result(ans) -> tuple[str, dict]:
-        return ans.text, {"token_counts": getattr(ans, "tokens", None), "timings": getattr(ans, "timings", None)}
+        return ans.text, {"token_counts": ans.tokens, "timings": ans.timings}
 
     def generate(self, req, images, clip, doc_key: str):
         return self._result(self.pipe.ask(**self._kwargs(req, images, clip)))
@@ -119,8 +117,7 @@ class PipelineModel:
     def generate_batch(self, items: list) -> list:
         """``[(req, images, clip, doc_key), ...]`` -> ``(text, info)`` or the exception, per item.
 
-        One ``Pipeline.ask_many`` call (left-padded batch); only offered when the pipeline has
-        it (see :attr:`can_batch`).
+        One ``Pipeline.ask_many`` call (a left-padded batch on the direct route, see :attr:`can_batch`).
         """
         kwargs = []
         for req, images, clip, _ in items:
@@ -143,13 +140,16 @@ def load_kwargs(cfg) -> dict:
     Raises:
         MmlongError: a scheme option (``--opt``) that clashes with a dedicated flag.
     """
-    kwargs = {"pos": cfg.pos, "device": cfg.device, "dtype": cfg.dtype, "fps": cfg.fps or 1.0,
-              "num_frames": cfg.num_frames, "max_frames": cfg.max_frames or 64,
-              "max_new_tokens": cfg.max_new_tokens or 128}
-    kwargs.update({name: getattr(cfg, name) for name in ("prefill", "reduce", "budget") if getattr(cfg, name)})
+    import dataclasses
+
+    from mmlong.video.settings import FrameSettings
+
+    kwargs = {"pos": cfg.pos, "device": cfg.device, "dtype": cfg.dtype, "frames": cfg.frames,
+              "max_new_tokens": cfg.max_new_tokens}
+    kwargs.update({name: getattr(cfg, name) for name in ("prefill", "reduce") if getattr(cfg, name)})
     if cfg.prefill is not None and (cfg.patterns or cfg.prefill_options):
         kwargs.update(patterns=cfg.patterns, prefill_opts=dict(cfg.prefill_options))
-    clash = sorted(set(cfg.pos_options) & set(kwargs))
+    clash = sorted(set(cfg.pos_options) & (set(kwargs) | {f.name for f in dataclasses.fields(FrameSettings)}))
     if clash:
         raise MmlongError(f"--opt {', '.join(clash)} clashes with a dedicated flag; use --{clash[0].replace('_', '-')}")
     return {**kwargs, **cfg.pos_options}

@@ -16,9 +16,9 @@ from __future__ import annotations
 import sys
 import time
 
-from mmlong.errors import MmlongError
+from mmlong.errors import MmlongError, user_line
 from mmlong.eval.config import EvalConfig, Shard, apply_limit, json_safe
-from mmlong.eval.doc_runner import first_line, run_docs_prefetched
+from mmlong.eval.doc_runner import run_docs_prefetched
 from mmlong.eval.output import (RunFiles, SampleLog, markdown_table, new_run_id, now, package_versions,
                                 git_hash, read_jsonl, task_hash, write_json, write_jsonl)
 from mmlong.eval.tasks import get_task, task_class
@@ -44,8 +44,8 @@ def make_task(cfg: EvalConfig, name: str, agent=None):
     fields = getattr(cls.Options, "__dataclass_fields__", {})
     if data_dir is not None and "data_dir" in fields:
         opts.setdefault("data_dir", str(data_dir))
-    if cfg.max_frames is not None and "max_frames" in fields:
-        opts.setdefault("max_frames", cfg.max_frames)
+    if cfg.frames.max_frames is not None and "max_frames" in fields:
+        opts.setdefault("max_frames", cfg.frames.max_frames)
     if cfg.max_new_tokens is not None and "max_new_tokens" in fields:
         opts.setdefault("max_new_tokens", cfg.max_new_tokens)
     task = get_task(name, **opts)
@@ -178,7 +178,7 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
         try:
             docs = task.docs()
         except Exception as exc:  # missing data folder etc.: recorded, other tasks go on
-            task_errors[name] = str(exc) if isinstance(exc, MmlongError) else first_line(exc)
+            task_errors[name] = user_line(exc)
             if shard.is_main:
                 _warn(f"task {name} skipped: {task_errors[name]}")
             continue

@@ -79,8 +79,6 @@ _BY_MODEL_TYPE = {mt: f for f in FAMILIES.values() for mt in f.model_types}
 def _from_repo_name(name: str) -> Family | None:
     """Guess the family from a hub id or path such as ``Qwen/Qwen2.5-VL-7B-Instruct``."""
     base = name.rstrip("/").split("/")[-1].lower().replace(".", "_").replace("-", "_")
-    if base.startswith("tiny:"):
-        base = base[5:]
     if re.search(r"qwen3_vl", base):
         # The MoE checkpoints are named by active params, e.g. Qwen3-VL-30B-A3B-Instruct.
         return FAMILIES["qwen3_vl_moe" if re.search(r"_a\d+b|moe", base) else "qwen3_vl"]
@@ -97,8 +95,9 @@ def family_of(obj: Any) -> Family:
     Args:
         obj: a :class:`Family`; a model (anything with ``.config``); a config (anything with
             ``.model_type``); or a string: a family name (``"qwen2_5_vl"``), a
-            ``model_type`` (``"qwen3_vl_text"``), ``"tiny:<family>"``, or a hub id / path whose
-            last component names the family (``"Qwen/Qwen2.5-VL-3B-Instruct"``).
+            ``model_type`` (``"qwen3_vl_text"``), or a hub id / path whose last component
+            names the family (``"Qwen/Qwen2.5-VL-3B-Instruct"``); model names with a prefix
+            such as ``tiny:`` are resolved by :mod:`mmlong.models.hub`.
 
     Returns:
         The matching entry of :data:`FAMILIES`.
@@ -113,8 +112,6 @@ def family_of(obj: Any) -> Family:
     if isinstance(obj, str):
         key = obj.strip()
         found = FAMILIES.get(key) or _BY_MODEL_TYPE.get(key)
-        if found is None and key.startswith("tiny:"):
-            found = FAMILIES.get(key[5:])
         if found is None:
             found = _from_repo_name(key)
     else:

@@ -17,16 +17,17 @@ GPT-2's bytes-to-unicode map), then 256 ``<|endoftext|>``, 257 ``<|im_start|>``,
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
-from mmlong.models.families import Family, family_of
+from mmlong.models.families import family_of
+from mmlong.models.hub import LoadedModel
 from mmlong.models.prompt import (
     ENDOFTEXT, IM_END, IM_START, IMAGE_PAD, VIDEO_PAD, VISION_END, VISION_START,
 )
 from mmlong.models.vision_inputs import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, HALF, VisionSpec
 
-__all__ = ["TinyBundle", "tiny", "tiny_tokenizer", "tiny_spec", "tiny_config", "SPECIAL_TOKENS", "CHAT_TEMPLATE"]
+__all__ = ["TinyBundle", "tiny", "tiny_tokenizer", "tiny_spec", "tiny_config", "default_sections", "SPECIAL_TOKENS",
+           "CHAT_TEMPLATE", "TINY_TEXT", "TINY_VISION"]
 
 SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END, VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD)
 
@@ -41,21 +42,8 @@ CHAT_TEMPLATE = (
 )
 
 
-@dataclass
-class TinyBundle:
-    """A tiny model and what is needed to feed it.
-
-    Attributes:
-        model: the ``*ForConditionalGeneration`` in eval mode.
-        tokenizer: the 263-token byte-level ``Qwen2Tokenizer``.
-        spec: the small-token :class:`VisionSpec`.
-        family: the model's :class:`Family`.
-    """
-
-    model: Any
-    tokenizer: Any
-    spec: VisionSpec
-    family: Family
+#: The bundle :func:`tiny` returns (the same type as every loaded model).
+TinyBundle = LoadedModel
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -94,31 +82,69 @@ def tiny_spec(family: Any = "qwen2_5_vl") -> VisionSpec:
     return VisionSpec(p, 2, 2, (3 * f) ** 2, (8 * f) ** 2, mean, std)
 
 
-def tiny_config(family: Any = "qwen2_5_vl") -> Any:
-    """The tiny transformers config of ``family`` (ids remapped to :func:`tiny_tokenizer`)."""
+#: Text decoder of every tiny model (``head_dim`` sets hidden = 4 * head_dim; 4 heads, 2 KV heads).
+TINY_TEXT = dict(intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+
+#: Vision tower per family: 2 layers of width 64; ``out_hidden_size`` follows the text width.
+TINY_VISION = {
+    "qwen2_vl": dict(depth=2, embed_dim=64, num_heads=4, mlp_ratio=2, patch_size=14),
+    "qwen2_5_vl": dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=4, patch_size=14,
+                       window_size=56, fullatt_block_indexes=[1], tokens_per_second=2),
+    "qwen3_vl": dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=4, patch_size=16,
+                     num_position_embeddings=64, deepstack_visual_indexes=[0]),
+}
+TINY_VISION["qwen3_vl_moe"] = TINY_VISION["qwen3_vl"]
+
+#: Extra text settings of the MoE family (4 experts, 2 per token, every layer sparse).
+TINY_MOE = dict(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=64, decoder_sparse_step=1)
+
+
+def default_sections(family: Any, head_dim: int) -> list[int]:
+    """``mrope_section`` (t, h, w slots) for ``head_dim``: Qwen3-VL's 24/20/20 split of 64 slots
+    scaled to D/2 (16 slots -> [6, 5, 5]), else Qwen2-VL's 16/24/24 (16 slots -> [4, 6, 6])."""
+    n = head_dim // 2
+    if family_of(family).per_frame_timestamps:
+        hw = round(n * 20 / 64)
+        return [n - 2 * hw, hw, hw]
+    return [n // 4, 3 * n // 8, n - n // 4 - 3 * n // 8]
+
+
+def tiny_config(family: Any = "qwen2_5_vl", *, head_dim: int = 32, rope_theta: float = 1e4, sections=None,
+                rope_type: str = "default", max_position_embeddings: int = 32768, vocab_size: int | None = None,
+                **rope_extra: Any) -> Any:
+    """The tiny transformers config of ``family`` (special token ids from :func:`tiny_tokenizer`).
+
+    Every tiny model, test config and probe in mmlong comes from this one table
+    (:data:`TINY_TEXT`, :data:`TINY_VISION`); the keyword arguments change only the rotary
+    and vocabulary, e.g. ``tiny_config("qwen2_vl", head_dim=128, rope_theta=1e6,
+    sections=[16, 24, 24])`` for the released Qwen2-VL slot map.
+
+    Args:
+        family: a family name (``"qwen3_vl"``) or :class:`Family`.
+        head_dim: rotary dimension D; the text width is ``4 * head_dim``.
+        rope_theta: rotary base.
+        sections: ``mrope_section``; None = :func:`default_sections`.
+        rope_type: transformers ``rope_type`` (``"default"``, ``"yarn"``, ...), with ``rope_extra``
+            (``factor=...``) added to ``rope_parameters``.
+        max_position_embeddings: the text config's context length.
+        vocab_size: None = the tiny tokenizer's 263 ids.
+    """
     fam = family_of(family)
     tok = tiny_tokenizer()
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     qwen3 = fam.per_frame_timestamps
-    text = dict(
-        vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32768,
-        rope_parameters={"rope_type": "default", "rope_theta": 1e4,
-                         "mrope_section": [6, 5, 5] if qwen3 else [4, 6, 6]},
-        bos_token_id=None, eos_token_id=ids[IM_END], pad_token_id=ids[ENDOFTEXT],
-    )
+    rope = {"rope_type": rope_type, "rope_theta": rope_theta,
+            "mrope_section": list(sections or default_sections(fam, head_dim)), **rope_extra}
     if qwen3:
-        text.update(head_dim=32)
-        text["rope_parameters"]["mrope_interleaved"] = True
-        vision = dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=4, patch_size=16,
-                      out_hidden_size=128, num_position_embeddings=64, deepstack_visual_indexes=[0])
-    elif fam.name == "qwen2_5_vl":
-        vision = dict(depth=2, hidden_size=64, intermediate_size=128, num_heads=4, patch_size=14,
-                      out_hidden_size=128, window_size=56, fullatt_block_indexes=[1], tokens_per_second=2)
-    else:
-        vision = dict(depth=2, embed_dim=64, hidden_size=128, num_heads=4, mlp_ratio=2, patch_size=14)
+        rope["mrope_interleaved"] = True
+    hidden = 4 * head_dim
+    text = dict(TINY_TEXT, vocab_size=vocab_size or len(tok), hidden_size=hidden, head_dim=head_dim,
+                max_position_embeddings=max_position_embeddings, rope_parameters=rope,
+                bos_token_id=None, eos_token_id=ids[IM_END], pad_token_id=ids[ENDOFTEXT])
     if fam.name == "qwen3_vl_moe":
-        text.update(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=64, decoder_sparse_step=1)
+        text.update(TINY_MOE)
+    vision = dict(TINY_VISION[fam.name])
+    vision["hidden_size" if fam.name == "qwen2_vl" else "out_hidden_size"] = hidden
     return fam.load_class().config_class(
         text_config=text, vision_config=vision,
         image_token_id=ids[IMAGE_PAD], video_token_id=ids[VIDEO_PAD],
@@ -126,17 +152,17 @@ def tiny_config(family: Any = "qwen2_5_vl") -> Any:
     )
 
 
-def tiny(family: Any = "qwen2_5_vl", *, seed: int = 0, dtype: Any = None) -> TinyBundle:
+def tiny(family: Any = "qwen2_5_vl", *, seed: int = 0, dtype: Any = None) -> LoadedModel:
     """Build a tiny random-weight model of ``family`` locally (no download).
 
     Args:
         family: ``"qwen2_vl"``, ``"qwen2_5_vl"``, ``"qwen3_vl"`` or ``"qwen3_vl_moe"`` (or a
-            model_type / ``"tiny:<family>"``).
+            model_type); ``mmlong.load("tiny:FAMILY")`` calls this through :mod:`mmlong.models.hub`.
         seed: ``torch.manual_seed`` before init, so equal seeds give equal weights.
         dtype: parameter dtype (default ``torch.float32``).
 
     Returns:
-        A :class:`TinyBundle`; ``model`` uses sdpa attention and is in eval mode, with
+        A :class:`~mmlong.models.hub.LoadedModel`; ``model`` uses sdpa attention and is in eval mode, with
         ``generation_config`` eos ``<|im_end|>``, pad ``<|endoftext|>``.
     """
     import torch
@@ -150,4 +176,4 @@ def tiny(family: Any = "qwen2_5_vl", *, seed: int = 0, dtype: Any = None) -> Tin
     gen.bos_token_id, gen.eos_token_id, gen.pad_token_id = None, config.text_config.eos_token_id, \
         config.text_config.pad_token_id
     model.eval()
-    return TinyBundle(model=model, tokenizer=tiny_tokenizer(), spec=tiny_spec(fam), family=fam)
+    return LoadedModel(model=model, tokenizer=tiny_tokenizer(), spec=tiny_spec(fam), family=fam)

@@ -1,21 +1,27 @@
-"""The direct-route :class:`Pipeline`: inputs -> patched Qwen-VL -> greedy answer, alone or in batches.
+"""The direct route: frames -> a patched Qwen-VL model -> greedy answer, alone or in batches.
 
-``mmlong.load`` builds it (see :mod:`mmlong.api`). One question::
+``mmlong.load`` builds a :class:`DirectPipeline` (see :mod:`mmlong.api`). One question::
 
     ans = pipe.ask("What is on the slide at 12:30?", video="talk.mp4")
 
 Many questions, ``batch_size`` at a time (left-padded into one ``generate`` call; greedy
-answers are the same as asking one at a time, up to float rounding of padded matmuls)::
+answers are the same as asking one at a time, up to float rounding of padded matmuls; each
+video path is planned and decoded once for all the questions about it)::
 
     answers = pipe.ask_many([{"question": q, "video": v} for q, v in items], batch_size=4)
+
+The frames of a video given by path are exactly what :func:`mmlong.tokens.plan` plans for
+the pipeline's :class:`~mmlong.video.settings.FrameSettings` (``mmlong plan`` prints it).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Sequence
 
@@ -23,6 +29,30 @@ import numpy as np
 
 from mmlong.answer import Answer, cited_times
 from mmlong.errors import MmlongError
+from mmlong.pipeline.base import DEFAULT_MAX_NEW_TOKENS, check_batch_size, check_max_new_tokens
+from mmlong.video.settings import FrameSettings
+
+__all__ = ["DirectPipeline", "PipelineConfig"]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The resolved settings of a :class:`DirectPipeline` (printed and stored with every answer)."""
+
+    model: str  # hub id, local path or tiny:FAMILY
+    family: str  # qwen2_vl | qwen2_5_vl | qwen3_vl | qwen3_vl_moe
+    pos: str = "native"  # position scheme (see mmlong.pos_encodings.schemes())
+    pos_options: dict = field(default_factory=dict)  # scheme options (gamma, delta, scaling, ...)
+    route: str = "direct"  # direct: frames -> VLM
+    device: str = "cpu"  # torch device of the model
+    dtype: str = "float32"  # model dtype
+    attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 | eager
+    frames: FrameSettings = field(default_factory=FrameSettings)  # which frames of a video given by path
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS  # answer length cap
+    prefill: dict | None = None  # sparse prefill: {"method", "patterns", **opts} or None
+    reduce: dict | None = None  # visual token reduction (Reducer.describe()) or None
+    max_pages: int = 16  # documents: pages rendered as images on the direct route
+    page_side: int = 896  # documents: longer side of a rendered page in pixels
 
 
 def _question_content(question) -> tuple[str | list, str]:
@@ -64,16 +94,40 @@ def _free_cuda_cache() -> None:
         torch.cuda.empty_cache()
 
 
-class Pipeline:
-    """A loaded, patched model with its tokenizer and vision settings; answers questions."""
+class DirectPipeline:
+    """A loaded, patched Qwen-VL model with its tokenizer and vision settings; answers questions.
 
-    def __init__(self, model, tokenizer, spec, family, config):
-        self.model, self.tokenizer, self.spec, self.family, self.config = model, tokenizer, spec, family, config
-        self.budget = None  # a mmlong.tokens.planner.TokenBudget, set by load(budget=...)
-        self.reducer = None  # a mmlong.tokens.reduce.Reducer, set by load(reduce=...)
+    Implements :class:`mmlong.pipeline.Pipeline`.
+
+    Args:
+        model: the (patched) ``*ForConditionalGeneration``.
+        tokenizer: its tokenizer.
+        spec: its :class:`~mmlong.models.vision_inputs.VisionSpec`.
+        family: its :class:`~mmlong.models.families.Family`.
+        config: the resolved :class:`PipelineConfig`.
+        reducer: a :class:`~mmlong.tokens.reduce.Reducer` (token reduction) or None.
+    """
+
+    def __init__(self, model, tokenizer, spec, family, config: PipelineConfig, reducer=None):
+        self.model, self.spec, self.family, self.config = model, spec, family, config
+        self._tokenizer = tokenizer
+        self.reducer = reducer
+        self.progress = False
+
+    @property
+    def tokenizer(self):
+        """The model's tokenizer."""
+        return self._tokenizer
 
     def __repr__(self) -> str:
-        return f"Pipeline({self.config})"
+        return f"DirectPipeline({self.config})"
+
+    def set_pos(self, pos: str, **opts) -> None:
+        """Re-patch the loaded model with another position scheme (no reload) and record it in ``config``."""
+        from mmlong.pos_encodings.patch import apply
+
+        apply(self.model, pos, **opts)
+        self.config = dataclasses.replace(self.config, pos=pos, pos_options=dict(opts))
 
     def _pages(self, document) -> list:
         from mmlong.docs import open_pdf
@@ -81,28 +135,42 @@ class Pipeline:
         with open_pdf(str(document), max_pages=self.config.max_pages) as doc:
             return [doc.render(i, max_side=self.config.page_side) for i in range(len(doc.pages))]
 
-    def _clip(self, video, **overrides):
-        """(clip, spec, plan): the sampled frames, the vision spec to use, and the budget plan (or None)."""
-        from mmlong.video import Clip, sample
+    def _clip(self, video, cache: dict | None = None):
+        """(clip, spec, plan): the frames to show, the vision spec to use, and their plan (or None).
+
+        A video path is planned with the pipeline's frame settings and decoded exactly as
+        planned (``cache``, keyed by path, lets many questions share one decode); a Clip
+        (e.g. a benchmark's official frames) is used as it is, fitted to the budget if any.
+        """
+        from mmlong.tokens.planner import plan, sample_planned
+        from mmlong.video import Clip
+        from mmlong.video import open as open_video
 
         if isinstance(video, Clip) or hasattr(video, "frames"):
-            return self._fit_clip(video) if self.budget is not None else (video, self.spec, None)
-        c = dataclasses.replace(self.config, **{k: v for k, v in overrides.items() if v is not None})
-        if self.budget is not None:
-            from mmlong.tokens.planner import plan, sample_planned
+            return self._fit_clip(video) if self.config.frames.budget is not None else (video, self.spec, None)
+        key = os.fspath(video)
+        if cache is not None and key in cache:
+            return cache[key]
+        with open_video(key) as src:
+            p = plan(src, self, self.config.frames, **self._estimate)
+            got = sample_planned(src, p), p.vision_spec(self.spec), p
+        if cache is not None:
+            cache[key] = got
+        return got
 
-            p = plan(str(video), self, self.budget, fps=c.fps, max_frames=c.max_frames, num_frames=c.num_frames)
-            return sample_planned(str(video), p), p.vision_spec(self.spec), p
-        return sample(str(video), fps=None if c.num_frames else c.fps, num_frames=c.num_frames,
-                      max_frames=c.max_frames), self.spec, None
+    @property
+    def _estimate(self) -> dict:
+        """The memory-estimate arguments of a plan for this pipeline (``mmlong ask --dry-run`` uses the same)."""
+        c = self.config
+        return {"max_new_tokens": c.max_new_tokens, "dtype": c.dtype, "attn_implementation": c.attn_implementation}
 
-    def sample(self, video, *, num_frames: int | None = None, fps: float | None = None):
+    def sample(self, video):
         """The frames :meth:`ask` would show the model for ``video`` (a path), as a Clip.
 
-        Pass the Clip to :meth:`ask` / :meth:`ask_many` to ask many questions about one video
-        without decoding it again (under a budget, the Clip is already at the planned size).
+        A Clip passed to :meth:`ask` is shown as it is, so it can be reused for many questions
+        (under a budget, the Clip is already at the planned size).
         """
-        return self._clip(video, num_frames=num_frames, fps=fps)[0]
+        return self._clip(video)[0]
 
     def _fit_clip(self, clip):
         """A pinned clip (e.g. a benchmark's official frames) under the token budget.
@@ -115,7 +183,8 @@ class Pipeline:
         from mmlong.video.source import resize_rgb
 
         n = len(clip)
-        p = plan(clip, self, self.budget, num_frames=n, max_frames=n)
+        p = plan(clip, self, dataclasses.replace(self.config.frames, fps=None, num_frames=n, max_frames=n, start=None,
+                                                 end=None), **self._estimate)
         times = np.asarray(clip.timestamps)
         keep = sorted({int(np.abs(times - t).argmin()) for t in p.timestamps}) if p.frames < n else range(n)
         frames = np.stack([resize_rgb(clip.frames[i], (p.height, p.width)) for i in keep])  # the processor's bicubic
@@ -124,10 +193,11 @@ class Pipeline:
         return clip, p.vision_spec(self.spec), p
 
     def _prepare(self, question, *, video=None, images=None, document=None, max_new_tokens=None,
-                 num_frames=None, fps=None) -> _Prepared:
+                 clips: dict | None = None) -> _Prepared:
         from mmlong.models.vision_inputs import build_inputs
 
         question, prompt = _question_content(question)
+        check_max_new_tokens(max_new_tokens)
         t0 = time.perf_counter()
         n_pages = 0
         if document is not None:
@@ -136,12 +206,20 @@ class Pipeline:
             images = list(images or []) + pages
             intro = f"The {n_pages} images are pages 1-{n_pages} of a document, in order.\n"
             question, prompt = ([intro + question] if isinstance(question, str) else [intro, *question]), intro + prompt
-        clip, spec, plan = self._clip(video, num_frames=num_frames, fps=fps) if video is not None else (None, self.spec, None)
+        clip, spec, plan = self._clip(video, clips) if video is not None else (None, self.spec, None)
         t1 = time.perf_counter()
         inputs = build_inputs(self.family, self.tokenizer, spec, question, images=images,
                               videos=[clip] if clip is not None else None)
         return _Prepared(inputs, prompt, clip, plan, n_pages, max_new_tokens or self.config.max_new_tokens,
                          {"sample_s": t1 - t0, "inputs_s": time.perf_counter() - t1})
+
+    def inputs(self, question, *, video=None, images=None, document=None) -> dict:
+        """The model inputs :meth:`ask` builds for a question (``build_inputs`` output, on the CPU).
+
+        ``model_inputs(pipe.inputs(q, video=path))`` is what ``generate`` receives; the offline
+        sparse-pattern search and the training recipes build their inputs this way.
+        """
+        return self._prepare(question, video=video, images=images, document=document).inputs
 
     def _on_device(self, inputs: dict) -> dict:
         from mmlong.models.vision_inputs import model_inputs
@@ -200,7 +278,7 @@ class Pipeline:
         )
 
     def ask(self, question: str | list, *, video=None, images=None, document=None, max_new_tokens: int | None = None,
-            num_frames: int | None = None, fps: float | None = None, stream=None) -> Answer:
+            stream=None) -> Answer:
         """Answer ``question`` about a video (path or Clip), images and/or a PDF document.
 
         ``question`` is a string, or interleaved content: a list of strings and images (PIL /
@@ -213,8 +291,7 @@ class Pipeline:
             :class:`~mmlong.answer.Answer` with the text, cited times, the sampled frame times,
             token counts and stage timings.
         """
-        prep = self._prepare(question, video=video, images=images, document=document, max_new_tokens=max_new_tokens,
-                             num_frames=num_frames, fps=fps)
+        prep = self._prepare(question, video=video, images=images, document=document, max_new_tokens=max_new_tokens)
         return self._run(prep, stream)
 
     def _run(self, prep: _Prepared, stream=None, batch: int | None = None) -> Answer:
@@ -243,14 +320,19 @@ class Pipeline:
             One :class:`Answer` (or exception) per request, in order. ``timings["generate_s"]``
             is the batch's time, ``timings["batch"]`` its size.
         """
-        if batch_size < 1:
-            raise MmlongError(f"batch_size must be >= 1, got {batch_size}")
+        batch_size = check_batch_size(batch_size)
         out: list = []
-        for start in range(0, len(requests), batch_size):
-            out += self._ask_chunk(list(requests[start:start + batch_size]), return_exceptions)
+        clips: dict = {}  # video path -> planned clip: each video is decoded once
+        starts = range(0, len(requests), batch_size)
+        if self.progress and len(starts) > 1:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="questions", unit="batch", file=sys.stderr, leave=False)
+        for start in starts:
+            out += self._ask_chunk(list(requests[start:start + batch_size]), return_exceptions, clips)
         return out
 
-    def _ask_chunk(self, requests: list[dict], return_exceptions: bool) -> list:
+    def _ask_chunk(self, requests: list[dict], return_exceptions: bool, clips: dict) -> list:
         from mmlong.models.vision_inputs import build_batch
 
         slots: list = [None] * len(requests)
@@ -259,7 +341,7 @@ class Pipeline:
             try:
                 if "stream" in req:
                     raise MmlongError("ask_many() does not stream; call ask(stream=...) per question")
-                prep = self._prepare(**req)
+                prep = self._prepare(**req, clips=clips)
                 if self.reducer is not None and prep.clip is not None:
                     slots[i] = self._run(prep, batch=1)
                 else:

@@ -30,28 +30,15 @@ class Divergence:
         return self.transformers_id != self.original_id
 
 
-def _config(family: str):
-    import transformers as T
-
-    text = dict(hidden_size=64, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                head_dim=32, vocab_size=300, rope_parameters={"rope_type": "default", "rope_theta": 1e4,
-                "mrope_section": [6, 5, 5] if family == "qwen3_vl" else [4, 6, 6]})
-    ids = dict(image_token_id=261, video_token_id=262, vision_start_token_id=259, vision_end_token_id=260)
-    text.update(bos_token_id=None, eos_token_id=258, pad_token_id=256)
-    cls = {"qwen2_vl": T.Qwen2VLConfig, "qwen2_5_vl": T.Qwen2_5_VLConfig, "qwen3_vl": T.Qwen3VLConfig}[family]
-    vision = {"spatial_merge_size": 2, "temporal_patch_size": 2}
-    if family == "qwen2_5_vl":
-        vision["tokens_per_second"] = 2
-    return cls(text_config=text, vision_config=vision, **ids)
-
-
 def check(family: str, frames: int = 6) -> Divergence:
     """Compare transformers' ``get_rope_index`` with ``native`` on: text, a (frames, 2, 2) video, text."""
     import transformers as T
 
     from mmlong.pos_encodings.api import position_ids
 
-    cfg = _config(family)
+    from mmlong.models.tiny import tiny_config
+
+    cfg = tiny_config(family)
     q3 = family == "qwen3_vl"
     row = [7, 259]
     if q3:

@@ -13,6 +13,8 @@ from mmlong.errors import MmlongError, reject_unknown_fields
 
 AXES = ("t", "h", "w")
 SCALINGS = ("pi", "ntk", "yarn", "mrope_pp")
+_NUMBERS = ("gamma", "seed", "delta", "v2pe_delta", "factor", "original_max_position_embeddings", "beta_fast",
+            "beta_slow", "attention_factor")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,16 @@ class PosOptions:
     attention_factor: float | None = None  # YaRN cos/sin scale; None = 0.1*ln(s) + 1
 
     def __post_init__(self):
+        import numbers
+
+        for name in _NUMBERS:
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+                raise MmlongError(f"position option {name} must be a number, got {v!r}; e.g. --opt {name}=1.5")
+        for name in ("gamma_choices", "sections"):
+            v = getattr(self, name)
+            if v is not None and not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v):
+                raise MmlongError(f"position option {name} must be numbers, got {v!r}; e.g. --opt {name}=0.5,0.75,1.0")
         if not (self.gamma > 0):
             raise MmlongError(f"gamma must be > 0 (got {self.gamma}); HoPE uses 1.5 for long-video QA, 0.75 for retrieval")
         if self.gamma_choices is not None and any(not (g > 0) for g in self.gamma_choices):
@@ -62,6 +74,8 @@ class PosOptions:
         for key in ("gamma_choices", "scale_axes", "sections"):
             if isinstance(opts.get(key), list):
                 opts[key] = tuple(opts[key])
+            elif key != "scale_axes" and isinstance(opts.get(key), (int, float)):
+                opts[key] = (opts[key],)
         if isinstance(opts.get("scale_axes"), str):
             opts["scale_axes"] = tuple(opts["scale_axes"].replace(",", ""))
         return cls(**opts)

@@ -31,7 +31,7 @@ class ReasonerSettings:
     """The stage-2 LLM and its budgets."""
 
     model: str = "smollm2"  # "smollm2" (packaged offline) or a transformers causal LM id / path
-    max_new_tokens: int = 48  # answer budget (reserved out of the context)
+    max_new_tokens: int = 64  # answer budget (reserved out of the context)
     context_tokens: int | None = None  # prompt budget; None = min(model context, 8192) - max_new_tokens
     select: str = "always"  # relevance selection: always (helps small reasoners) | auto | never
     select_tokens: int = 384  # prompt budget when selecting
@@ -106,14 +106,14 @@ class Reasoner:
         _, tok = self._load()
         return len(tok(text, add_special_tokens=False)["input_ids"])
 
-    def answer(self, prompt: str, stream=None) -> str:
+    def answer(self, prompt: str, stream=None, max_new_tokens: int | None = None) -> str:
         import torch
 
         m, tok = self._load()
         msgs = [{"role": "user", "content": prompt}]
         enc = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         enc = {k: v.to(m.device) for k, v in enc.items()}
-        kwargs = dict(max_new_tokens=self.settings.max_new_tokens, do_sample=False, repetition_penalty=1.1,
+        kwargs = dict(max_new_tokens=max_new_tokens or self.settings.max_new_tokens, do_sample=False, repetition_penalty=1.1,
                       pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
         if stream is not None:
             kwargs["streamer"] = stream

@@ -4,6 +4,9 @@
     ans = pipe.ask("What is the secret number?", video="lecture.mp4")
     print(ans.text, ans.cited_times, ans.context["granularity"])
 
+:class:`SilvrPipeline` implements :class:`mmlong.pipeline.Pipeline`; it answers ``ask_many``
+one question at a time (stage 1 is cached, so later questions about a video are cheap).
+
 Stage 1 runs each describer (OCR on scene changes, ASR, optionally VLM captions) and caches
 the result on disk by video hash + settings; stage 2 fits the text into the reasoner's
 context (adaptive granularity, relevance selection) and generates a grounded answer.
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from mmlong.answer import Answer, cited_times
 from mmlong.errors import MmlongError
+from mmlong.pipeline.base import ask_one_by_one, check_batch_size, check_max_new_tokens
 from mmlong.silvr.asr import ASRDescriber, ASRSettings
 from mmlong.silvr.cache import StageCache, video_hash
 from mmlong.silvr.context import fit, kept_segments
@@ -32,6 +36,8 @@ from mmlong.silvr.segments import Transcript
 class SilvrConfig:
     """Resolved settings of the language route."""
 
+    model: str = "default"  # what mmlong.load was given: "default", or the VLM that captions clips
+    route: str = "silvr"  # the language route
     ocr: OCRSettings | None = field(default_factory=OCRSettings)  # None disables OCR
     asr: ASRSettings | None = field(default_factory=ASRSettings)  # None disables ASR
     caption_model: str | None = None  # a Qwen-VL id/path/tiny:FAMILY to caption clips; None = no captions
@@ -39,7 +45,6 @@ class SilvrConfig:
     embedder: str = "packaged:all-MiniLM-L6-v2"  # sentence embedder for relevance selection
     cache_dir: str | None = None  # None = ~/.cache/mmlong
     device: str = "cpu"
-    progress: bool = False  # print per-stage progress bars to stderr
 
 
 def _bar(desc: str, enabled: bool):
@@ -66,6 +71,7 @@ class SilvrPipeline:
         from mmlong.silvr.embed import Embedder
 
         self.config = config
+        self.progress = False  # per-stage progress bars on stderr
         self.cache = StageCache(config.cache_dir or default_cache_dir())
         self.describers = []
         if config.ocr is not None:
@@ -92,13 +98,17 @@ class SilvrPipeline:
         if not isinstance(video, (str, os.PathLike)) or not os.path.exists(video):
             raise MmlongError(f"video {video!r} does not exist; the language route needs a video file path")
         video = str(video)
+        if not os.path.isfile(video):
+            raise MmlongError(f"{video!r} is a directory, not a video file; pass the path of a video file")
+        if not os.access(video, os.R_OK):
+            raise MmlongError(f"{video!r} is not readable (permission denied); fix its permissions or copy it")
         vh = video_hash(video)
         total, timings = None, {}
         for d in self.describers:
             t0 = time.perf_counter()
             got = self.cache.get(vh, d.key())
             if got is None:
-                bar = _bar(f"stage 1: {d.name}", self.config.progress)
+                bar = _bar(f"stage 1: {d.name}", self.progress)
                 got = d.describe(video, progress=bar)
                 if bar:
                     bar.close()
@@ -109,13 +119,18 @@ class SilvrPipeline:
             raise MmlongError("the language route has no describers; enable OCR, ASR or captions")
         return total, timings
 
-    def ask(self, question: str, *, video=None, images=None, document=None, stream=None) -> Answer:
-        """Answer ``question`` about ``video`` or ``document`` (paths). Images need the direct route."""
+    def ask(self, question: str, *, video=None, images=None, document=None, max_new_tokens: int | None = None,
+            stream=None) -> Answer:
+        """Answer ``question`` about ``video`` or ``document`` (paths). Images need the direct route.
+
+        ``max_new_tokens`` caps this answer (default: the reasoner's ``max_new_tokens``).
+        """
+        check_max_new_tokens(max_new_tokens)
         if not isinstance(question, str) or not question.strip():
             raise MmlongError("ask() needs a non-empty question string (interleaved image/text lists need the direct "
                               "route: mmlong.load(MODEL, route='direct'))")
         if document is not None:
-            return self._ask_document(question, str(document), stream)
+            return self._ask_document(question, str(document), stream, max_new_tokens)
         if video is None:
             raise MmlongError("the language route answers questions about a video or a document: pass video= or document=")
         if images:
@@ -127,7 +142,7 @@ class SilvrPipeline:
         ctx = fit(transcript, question, build_prompt, self.reasoner.count_tokens, self.reasoner.budget,
                   select=st.select, relevance=self.embedder.relevance, select_budget=st.select_tokens)
         t2 = time.perf_counter()
-        text = self.reasoner.answer(ctx.text, stream=stream)
+        text = self.reasoner.answer(ctx.text, stream=stream, max_new_tokens=max_new_tokens)
         t3 = time.perf_counter()
         evidence = ground(text, question, kept_segments(transcript, ctx)) or ground(text, question, transcript.segments)
         cites = [round(s.start, 2) for s in evidence[:3]] or cited_times(text)
@@ -138,10 +153,15 @@ class SilvrPipeline:
             timings={"stage1_s": t1 - t0, **stage1, "context_s": t2 - t1, "reason_s": t3 - t2},
             evidence=[dataclasses.asdict(s) for s in evidence[:3]], notes=list(transcript.notes),
             context={"granularity": ctx.granularity, "selected": ctx.selected, "text": ctx.text},
+            scene_changes=[round(seg.start, 2) for seg in transcript.of("screen")],
         )
 
+    def ask_many(self, requests, *, batch_size: int = 4, return_exceptions: bool = False) -> list:
+        """:meth:`ask` per request, in order (the reasoner answers one prompt at a time)."""
+        check_batch_size(batch_size)
+        return ask_one_by_one(self, requests, return_exceptions=return_exceptions)
 
-    def _ask_document(self, question: str, path: str, stream=None) -> Answer:
+    def _ask_document(self, question: str, path: str, stream=None, max_new_tokens: int | None = None) -> Answer:
         from mmlong.docs import open_pdf
         from mmlong.silvr.documents import doc_prompt_fn, document_transcript
 
@@ -154,7 +174,7 @@ class SilvrPipeline:
         ctx = fit(transcript, question, doc_prompt_fn(page_of), self.reasoner.count_tokens, self.reasoner.budget,
                   select=st.select, relevance=self.embedder.relevance, select_budget=st.select_tokens)
         t2 = time.perf_counter()
-        text = self.reasoner.answer(ctx.text, stream=stream) if transcript.segments else ""
+        text = self.reasoner.answer(ctx.text, stream=stream, max_new_tokens=max_new_tokens) if transcript.segments else ""
         t3 = time.perf_counter()
         evidence = ground(text, question, transcript.segments)
         pages = []

@@ -3,8 +3,9 @@
     mmlong sparse search --model tiny:qwen2_vl --sample clip.mp4 --out patterns.json
     mmlong sparse search --model Qwen/Qwen2.5-VL-7B-Instruct --sample talk.mp4 --frames 64 --out p.json
 
-Inputs are built exactly as ``mmlong ask`` builds them (``mmlong.video.sample`` then
-``mmlong.models.vision_inputs.build_inputs``); the JSON schema is in :mod:`mmlong.sparse.search`.
+The model is loaded and the sample's inputs are built exactly as ``mmlong ask`` does
+(``mmlong.load`` with the same frame flags, ``DirectPipeline.inputs``); the JSON schema is in
+:mod:`mmlong.sparse.search`.
 """
 
 from __future__ import annotations
@@ -13,37 +14,18 @@ import json
 import os
 
 
-def _load(name: str):
-    """(model, tokenizer, vision spec, family) for ``tiny:FAMILY`` or a hub id / local path."""
-    import torch
-
-    if name.startswith("tiny:"):
-        from mmlong.models.tiny import tiny
-
-        b = tiny(name[5:])
-        return b.model, b.tokenizer, b.spec, b.family
-    from mmlong.api import _family_from_hub, _load_hf
-
-    fam = _family_from_hub(name)
-    model, tok, spec = _load_hf(name, fam, "cpu", torch.float32, "sdpa")
-    return model, tok, spec, fam
-
-
 def _cmd_search(args) -> int:
+    import mmlong
     from mmlong.errors import MmlongError
-    from mmlong.models.vision_inputs import build_inputs, model_inputs
+    from mmlong.models.vision_inputs import model_inputs
     from mmlong.sparse.search import search_patterns, write_patterns
-    from mmlong.video import sample
+    from mmlong.video.settings import from_args
 
     if not os.path.exists(args.sample):
         raise MmlongError(f"sample {args.sample!r} does not exist; pass a video file")
-    model, tok, spec, fam = _load(args.model)
-    clip = sample(args.sample, fps=None if args.frames else args.fps, num_frames=args.frames,
-                  max_frames=args.max_frames)
-    inputs = model_inputs(build_inputs(fam, tok, spec, args.question, videos=[clip]))
-    for key in ("pixel_values", "pixel_values_videos"):
-        if key in inputs:
-            inputs[key] = inputs[key].to(model.dtype)
+    pipe = mmlong.load(args.model, route="direct", device="cpu", dtype="float32", frames=from_args(args))
+    model = pipe.model
+    inputs = model_inputs(pipe.inputs(args.question, video=args.sample))
     data = search_patterns(model, inputs, min_delta=args.min_delta, max_density=args.max_density,
                            max_tokens=args.max_tokens,
                            model_name=args.model, sample=os.path.basename(args.sample))
@@ -58,6 +40,8 @@ def _cmd_search(args) -> int:
 
 def add_parser(subparsers) -> None:
     """Register ``sparse`` with its ``search`` subcommand."""
+    from mmlong.video.settings import add_frame_arguments
+
     p = subparsers.add_parser("sparse", help="sparse prefill: offline per-head pattern search")
     sub = p.add_subparsers(dest="sparse_cmd", required=True)
     s = sub.add_parser("search", help="search per-layer, per-head patterns on a calibration video; writes JSON")
@@ -65,9 +49,7 @@ def add_parser(subparsers) -> None:
     s.add_argument("--sample", required=True, help="calibration video file")
     s.add_argument("--out", required=True, help="patterns JSON to write")
     s.add_argument("--question", default="Describe the video.", help="user text after the video")
-    s.add_argument("--fps", type=float, default=1.0, help="frames per second to sample (default 1)")
-    s.add_argument("--frames", type=int, default=None, help="sample exactly this many frames (overrides --fps)")
-    s.add_argument("--max-frames", type=int, default=64)
+    add_frame_arguments(s)
     s.add_argument("--min-delta", type=float, default=0.01, help="recall gain a later candidate needs (default 0.01)")
     s.add_argument("--max-density", type=float, default=0.5,
                    help="a later candidate may not compute more than max(this, best's) of the causal pairs")

@@ -3,11 +3,14 @@
 ::
 
     mmlong plan talk.mp4 --model Qwen/Qwen2.5-VL-7B-Instruct --budget 64k
-    mmlong plan talk.mp4 --model tiny:qwen3_vl --budget 16k --fps 1 --max-frames 256 --json
+    mmlong plan talk.mp4 --model tiny:qwen3_vl --budget 16k --fps 2 --max-frames 256 --json
+    mmlong plan talk.mp4 --model tiny:qwen2_5_vl            # no budget: what `mmlong ask` does by default
 
 Registered by :data:`mmlong.cli.PLUGINS` through :func:`add_parser`. Only the video's
 metadata is read (no frame decoded) and only the model's ``config.json`` /
-``preprocessor_config.json`` (no weights). Errors are one line (``mmlong: error: ...``).
+``preprocessor_config.json`` (no weights). The frame flags are ``mmlong ask``'s
+(:func:`mmlong.video.settings.add_frame_arguments`), so ``mmlong plan V FLAGS`` prints exactly
+the frames ``mmlong ask V "q" FLAGS`` feeds the model. Errors are one line (``mmlong: error: ...``).
 """
 
 from __future__ import annotations
@@ -27,15 +30,14 @@ def _human(nbytes: int) -> str:
 
 def format_plan(p, video: str) -> str:
     """The human-readable report of a :class:`~mmlong.tokens.planner.Plan` (5-6 lines)."""
-    s, b = p.source, p.budget
+    s, fs = p.source, p.settings
     lines = [
-        f"video   {video}: {s['duration']:.1f} s, {s['fps']:.3g} fps, {s['width']}x{s['height']}"
+        f"video   {video}: {s['duration']:.1f} s, {s['fps']:.3g} fps, {s['height']}x{s['width']} (HxW)"
         + (f", window {p.start:.1f}-{p.end:.1f} s" if (p.start, p.end) != (0.0, s["duration"]) else ""),
         f"model   {p.model} ({p.family or 'unknown family'}, factor {p.factor}, temporal patch {p.temporal_patch_size})",
-        f"budget  {b.max_visual_tokens} visual tokens, max {b.max_frames} frames at {b.fps:g} fps, "
-        f"{p.min_pixels}..{p.max_pixels} px per frame (model minimum .. cap after the budget)",
-        f"plan    {p.frames} frames ({p.sample_fps:.3g} fps) at {p.height}x{p.width} -> {p.tokens_per_frame} tokens "
-        f"x {p.temporal_patches} temporal patches = {p.total_tokens} visual tokens",
+        f"frames  {fs.describe()}; {p.min_pixels}..{p.max_pixels} px per frame (minimum .. cap used)",
+        f"plan    {p.frames} frames ({p.sample_fps:.3g} fps) at {p.height}x{p.width} (HxW) -> {p.tokens_per_frame} "
+        f"tokens x {p.temporal_patches} temporal patches = {p.total_tokens} visual tokens",
     ]
     m = p.memory
     if m is None:
@@ -49,15 +51,16 @@ def format_plan(p, video: str) -> str:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from mmlong.errors import MmlongError
-    from mmlong.tokens.planner import TokenBudget, plan
+    from mmlong.pipeline.base import DEFAULT_MAX_NEW_TOKENS, check_max_new_tokens
+    from mmlong.tokens.planner import plan
+    from mmlong.video.settings import from_args
 
     if args.model is None:
         raise MmlongError("pass --model: a hub id, a local checkpoint folder, a family such as qwen2_5_vl, "
                           "or tiny:qwen2_5_vl")
-    budget = TokenBudget.of(args.budget, min_pixels_per_frame=args.min_pixels, max_pixels_per_frame=args.max_pixels)
-    p = plan(args.video, args.model, budget, fps=args.fps, max_frames=args.max_frames, num_frames=args.frames,
-             start=args.start, end=args.end, dtype=args.dtype, text_tokens=args.text_tokens,
-             max_new_tokens=args.max_new_tokens, attn_implementation=args.attn)
+    p = plan(args.video, args.model, from_args(args), dtype=args.dtype, text_tokens=args.text_tokens,
+             max_new_tokens=check_max_new_tokens(args.max_new_tokens, "--max-new-tokens") or DEFAULT_MAX_NEW_TOKENS,
+             attn_implementation=args.attn)
     if args.json:
         print(json.dumps({"video": args.video, **p.as_dict()}))
     else:
@@ -67,21 +70,17 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``plan`` on the ``mmlong`` subcommand parsers; returns the new parser."""
-    p = subparsers.add_parser("plan", help="frames x resolution x tokens x memory for a token budget (no weights)")
+    from mmlong.video.settings import add_frame_arguments
+
+    p = subparsers.add_parser("plan", help="frames x resolution x tokens x memory of a video for a model (no weights)")
     p.add_argument("video", help="video file (only its metadata is read)")
     p.add_argument("--model", help="hub id, local checkpoint folder, family (qwen2_5_vl) or tiny:FAMILY")
-    p.add_argument("--budget", default="16k", help="visual tokens for the video: 16384, 16k, 64k, 256k (default 16k)")
-    p.add_argument("--fps", type=float, default=None, help="sampling rate before caps (default 2)")
-    p.add_argument("--max-frames", type=int, default=None, help="frame cap (default 768)")
-    p.add_argument("--frames", type=int, default=None, help="a fixed frame count instead of --fps")
-    p.add_argument("--min-pixels", type=int, default=None, help="per-frame minimum area (default: the model's)")
-    p.add_argument("--max-pixels", type=int, default=None, help="per-frame maximum area (default: the model's)")
-    p.add_argument("--start", type=float, default=None, help="window start (s)")
-    p.add_argument("--end", type=float, default=None, help="window end (s)")
+    add_frame_arguments(p)
     p.add_argument("--dtype", default="bfloat16", help="dtype of the memory estimate (default bfloat16)")
     p.add_argument("--attn", default="sdpa", help="attention of the memory estimate: sdpa | flash_attention_2 | eager")
     p.add_argument("--text-tokens", type=int, default=128, help="prompt text tokens assumed (default 128)")
-    p.add_argument("--max-new-tokens", type=int, default=128, help="generated tokens assumed (default 128)")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help="generated tokens assumed (default: mmlong ask's answer cap)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(fn=_cmd_plan)
     return p

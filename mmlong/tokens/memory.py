@@ -1,10 +1,7 @@
-"""What the token-budget planner needs from a model, read without loading weights.
+"""Inference memory of one request, estimated from a model's config (no weights loaded).
 
-:func:`resolve_model` turns a hub id, a local checkpoint folder, a transformers config, a
-loaded model, a family name (``"qwen2_5_vl"``), ``"tiny:FAMILY"`` or a
-:class:`~mmlong.models.vision_inputs.VisionSpec` into a :class:`ModelInfo`: the family, the
-vision preprocessing settings and, when a ``config.json`` can be read
-(``transformers.AutoConfig``, no weights), the text config used by :func:`estimate_memory`.
+:func:`estimate_memory` reads the text and vision configs of a
+:class:`~mmlong.models.hub.ModelInfo` (from :func:`mmlong.models.hub.describe`).
 
 Memory model (batch 1, prefill, inference; every number is an *estimate*):
 
@@ -21,36 +18,15 @@ Memory model (batch 1, prefill, inference; every number is an *estimate*):
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from mmlong.errors import MmlongError
 
-__all__ = ["ModelInfo", "MemoryEstimate", "resolve_model", "estimate_memory", "dtype_bytes"]
+__all__ = ["MemoryEstimate", "estimate_memory", "dtype_bytes"]
 
 _DTYPE_BYTES = {"float32": 4, "fp32": 4, "float": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2,
                 "half": 2, "float8": 1, "fp8": 1, "int8": 1}
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """A model as the planner sees it.
-
-    Attributes:
-        name: what the caller passed, as a label (hub id, path, ``tiny:qwen2_vl``, ...).
-        family: mmlong family name (``"qwen2_5_vl"``), or None when only a VisionSpec was given.
-        spec: the vision preprocessing settings (patch, merge, per-frame pixel range).
-        config: the transformers config when known (for memory estimates), else None.
-        per_frame_timestamps: True for Qwen3-VL (each temporal patch carries a text timestamp).
-    """
-
-    name: str
-    family: str | None
-    spec: Any
-    config: Any = None
-    per_frame_timestamps: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,84 +73,7 @@ def dtype_bytes(dtype: Any) -> int:
     return _DTYPE_BYTES[key]
 
 
-def _from_config(name: str, config: Any, spec: Any = None) -> ModelInfo:
-    from mmlong.models.families import family_of
-    from mmlong.models.vision_inputs import VisionSpec
-
-    fam = family_of(config)
-    return ModelInfo(name, fam.name, spec or VisionSpec.for_family(fam), config, fam.per_frame_timestamps)
-
-
-def _from_hub(name: str) -> ModelInfo:
-    """Hub id or local folder: AutoConfig + preprocessor configs, falling back to the name."""
-    from mmlong.models.families import family_of
-    from mmlong.models.vision_inputs import VisionSpec
-
-    config = None
-    try:
-        from transformers import AutoConfig
-
-        config = AutoConfig.from_pretrained(name)
-    except (OSError, ValueError, KeyError):
-        config = None
-    if config is None:
-        fam = family_of(name)  # raises a one-line MmlongError when the name says nothing
-        return ModelInfo(name, fam.name, VisionSpec.for_family(fam), None, fam.per_frame_timestamps)
-    try:
-        spec = VisionSpec.from_pretrained(name)
-    except (MmlongError, OSError, ValueError):
-        spec = None
-    return _from_config(name, config, spec)
-
-
-def resolve_model(model: Any) -> ModelInfo:
-    """Resolve anything that names a Qwen-VL model into a :class:`ModelInfo` (no weights loaded).
-
-    Args:
-        model: a :class:`~mmlong.models.vision_inputs.VisionSpec`; a family name or model type
-            (``"qwen3_vl"``); ``"tiny:FAMILY"``; a hub id or local checkpoint folder (its
-            ``config.json`` is read with ``AutoConfig`` when available, else the family is
-            guessed from the name and no memory estimate is made); a transformers config; a
-            loaded model; or a :class:`~mmlong.api.Pipeline` (its own ``spec`` is used).
-
-    Returns:
-        The :class:`ModelInfo`.
-
-    Raises:
-        MmlongError: not a supported Qwen-VL model.
-    """
-    from mmlong.models.families import FAMILIES, Family, family_of
-    from mmlong.models.vision_inputs import VisionSpec
-
-    if isinstance(model, ModelInfo):
-        return model
-    if isinstance(model, VisionSpec):
-        return ModelInfo("VisionSpec", None, model, None, False)
-    if isinstance(model, Family):
-        return ModelInfo(model.name, model.name, VisionSpec.for_family(model), None, model.per_frame_timestamps)
-    if isinstance(model, (str, os.PathLike)):
-        name = os.fspath(model).strip()
-        if name.startswith("tiny:"):
-            from mmlong.models.tiny import tiny_config, tiny_spec
-
-            fam = family_of(name)
-            return ModelInfo(name, fam.name, tiny_spec(fam), tiny_config(fam), fam.per_frame_timestamps)
-        if name in FAMILIES or any(name in f.model_types for f in FAMILIES.values()):
-            fam = family_of(name)
-            return ModelInfo(name, fam.name, VisionSpec.for_family(fam), None, fam.per_frame_timestamps)
-        return _from_hub(name)
-    spec = getattr(model, "spec", None)
-    inner = getattr(model, "model", None)
-    if isinstance(spec, VisionSpec) and inner is not None and hasattr(inner, "config"):  # a Pipeline
-        return _from_config(getattr(getattr(model, "config", None), "model", "pipeline"), inner.config, spec)
-    config = getattr(model, "config", model)
-    if getattr(config, "model_type", None) is None:
-        raise MmlongError(f"cannot read a Qwen-VL model from {type(model).__name__}; pass a hub id, a local "
-                          "checkpoint folder, a config, a family name such as qwen2_5_vl, or tiny:qwen2_5_vl")
-    return _from_config(getattr(config, "_name_or_path", "") or config.model_type, config)
-
-
-def estimate_memory(info: ModelInfo, seq_len: int, visual_tokens: int, *, temporal_patches: int = 1,
+def estimate_memory(info: Any, seq_len: int, visual_tokens: int, *, temporal_patches: int = 1,
                     dtype: Any = "bfloat16", attn_implementation: str = "sdpa") -> MemoryEstimate | None:
     """Estimate KV-cache and activation memory; None when the model config is unknown.
 
@@ -222,7 +121,3 @@ def estimate_memory(info: ModelInfo, seq_len: int, visual_tokens: int, *, tempor
     return MemoryEstimate(int(seq_len), int(kv), int(act), int(vis), str(dtype).replace("torch.", ""), layers,
                           kv_heads, head_dim, attn_implementation)
 
-
-def as_dict(obj: Any) -> Any:
-    """JSON-ready dict of a dataclass (tuples become lists), or the value itself."""
-    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj

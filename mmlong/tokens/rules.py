@@ -51,19 +51,22 @@ def _floor_to(x: float, k: int) -> int:
     return int(math.floor(x / k)) * k
 
 
-def frame_count(span: float, source_fps: float, budget: Any, tps: int, num_frames: int | None = None) -> int:
-    """Rule 1 of the module docstring: frames for a window of ``span`` seconds.
+def frame_count(span: float, source_fps: float, settings: Any, tps: int) -> int:
+    """Rule 1 of the planner: frames for a window of ``span`` seconds under a token budget.
 
-    Examples (tps = 2): 60 s at fps 2 -> 120; 1000 s at fps 2, max_frames 768 -> 768;
-    a 1.5 s 2-fps clip (3 frames) with min_frames 4 -> 2; a 1-frame clip -> 1.
+    ``settings`` is a :class:`~mmlong.video.settings.FrameSettings` (its ``rate``,
+    ``num_frames``, ``frame_cap`` and ``min_frames``). Examples (tps = 2, a budget set so the
+    cap is 768): 60 s at fps 2 -> 120; 1000 s at fps 2 -> 768; a 1.5 s 2-fps clip (3 frames)
+    with min_frames 4 -> 2; a 1-frame clip -> 1.
     """
     total = max(1, round(span * source_fps))
-    hi = _floor_to(min(budget.max_frames, total), tps)
-    if num_frames is not None:
-        n = min(max(int(num_frames), 1), budget.max_frames, total)
+    cap = settings.frame_cap
+    hi = _floor_to(min(cap, total), tps)
+    if settings.num_frames is not None:
+        n = min(max(int(settings.num_frames), 1), cap, total)
     else:
-        lo = math.ceil(budget.min_frames / tps) * tps
-        n = min(max(span * budget.fps, lo), hi, total)
+        lo = math.ceil(settings.min_frames / tps) * tps
+        n = min(max(span * settings.rate, lo), hi, total)
     n = _floor_to(n, tps) if n >= tps else math.floor(n)
     return max(1, n)
 

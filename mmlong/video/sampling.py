@@ -6,11 +6,10 @@ Sampling rule (:func:`sample_times`), over the window ``[start, end)`` of length
 * ``fps=f``: ``N = floor(D * f)`` times spaced exactly ``1/f`` apart,
   ``start + (k + 0.5) / f`` (the leftover ``D - N/f`` at the end is not sampled), so the
   requested rate is honoured.
-* neither: ``fps=2.0``.
-
-Then ``N`` is clamped to ``[1, min(max_frames, frames in the window)]``; when a cap
-applies (or ``N`` was raised to 1) the centres rule is used instead, so the whole window
-is still covered. Each time is then mapped to the frame displayed at that time, and the
+Then ``N`` is clamped to ``[min(min_frames, cap), cap]`` with ``cap = min(max_frames, frames
+in the window)``; when a clamp applies the centres rule is used instead, so the whole window
+is still covered. The defaults (1 fps, at most 64 frames, at least 4) are those of
+:class:`~mmlong.video.settings.FrameSettings`. Each time is then mapped to the frame displayed at that time, and the
 clip carries those frames' **actual** pts, which differ from the requested times by
 less than one frame interval.
 
@@ -20,7 +19,6 @@ Tests: ``python -m pytest tests/video -q``.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from dataclasses import dataclass
 
@@ -30,9 +28,7 @@ from mmlong.errors import MmlongError
 from mmlong.video.source import VideoSource
 from mmlong.video.source import open as open_video
 
-__all__ = ["Clip", "sample", "sample_times", "DEFAULT_FPS"]
-
-DEFAULT_FPS = 2.0
+__all__ = ["Clip", "sample", "sample_times", "decode_at"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +120,8 @@ def sample_times(
     *,
     fps: float | None = None,
     num_frames: int | None = None,
-    max_frames: int = 768,
+    max_frames: int | None = None,
+    min_frames: int = 1,
     source_fps: float | None = None,
 ) -> np.ndarray:
     """Times to sample in ``[start, end)``; see the module docstring for the rule.
@@ -132,22 +129,25 @@ def sample_times(
     Args:
         start: window start in seconds.
         end: window end in seconds (``end <= start`` gives one time, ``start``).
-        fps: sampling rate (default :data:`DEFAULT_FPS` when ``num_frames`` is None).
+        fps: sampling rate (used when ``num_frames`` is None).
         num_frames: number of frames instead of a rate.
-        max_frames: upper bound on the number of frames.
+        max_frames: upper bound on the number of frames (None: no cap).
+        min_frames: lower bound on the fps frame count (when the window has that many frames).
         source_fps: if given, caps N at the number of source frames in the window.
 
     Returns:
-        (N,) float64 increasing seconds, 1 <= N <= max_frames.
+        (N,) float64 increasing seconds, 1 <= N (<= max_frames).
 
     Examples:
-        >>> sample_times(0, 10, num_frames=4).tolist()  # centres of 4 segments of 2.5 s
+        >>> sample_times(0, 10, num_frames=4, max_frames=64).tolist()  # centres of 4 segments of 2.5 s
         [1.25, 3.75, 6.25, 8.75]
-        >>> sample_times(0, 3.3, fps=2).tolist()  # floor(3.3 * 2) = 6 times, 0.5 s apart
+        >>> sample_times(0, 3.3, fps=2, max_frames=64).tolist()  # floor(3.3 * 2) = 6 times, 0.5 s apart
         [0.25, 0.75, 1.25, 1.75, 2.25, 2.75]
         >>> sample_times(0, 100, fps=2, max_frames=4).tolist()  # 200 > 4: centres again
         [12.5, 37.5, 62.5, 87.5]
-        >>> len(sample_times(0, 1, fps=60, source_fps=30))  # never more than the source has
+        >>> sample_times(0, 2, fps=1, max_frames=64, min_frames=4).tolist()  # 2 < 4: centres of 4
+        [0.25, 0.75, 1.25, 1.75]
+        >>> len(sample_times(0, 1, fps=60, max_frames=64, source_fps=30))  # never more than the source has
         30
     """
     span = end - start
@@ -156,28 +156,17 @@ def sample_times(
     if num_frames is not None:
         n, use_fps = int(num_frames), False
     else:
-        fps = DEFAULT_FPS if fps is None else float(fps)
+        if fps is None:
+            raise MmlongError("sample_times needs fps or num_frames")
+        fps = float(fps)
         n, use_fps = math.floor(span * fps + 1e-9), True
-    cap = min(max_frames, max(1, round(span * source_fps))) if source_fps else max_frames
-    clamped = min(max(n, 1), cap)
+    cap = max_frames if max_frames is not None else math.inf
+    cap = min(cap, max(1, round(span * source_fps))) if source_fps else cap
+    floor = min(max(1, min_frames), cap) if use_fps else 1
+    clamped = min(max(n, floor), cap)
     if use_fps and clamped == n:
         return start + (np.arange(n) + 0.5) / fps
     return start + (np.arange(clamped) + 0.5) * (span / clamped)
-
-
-def _check_args(fps, num_frames, max_frames, start, end) -> None:
-    if fps is not None and num_frames is not None:
-        raise MmlongError("pass fps or num_frames, not both")
-    if fps is not None and not (isinstance(fps, numbers.Real) and math.isfinite(fps) and fps > 0):
-        raise MmlongError(f"fps must be a positive number, got {fps!r}")
-    for name, value in (("num_frames", num_frames), ("max_frames", max_frames)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
-            raise MmlongError(f"{name} must be an integer >= 1, got {value!r}")
-    for name, value in (("start", start), ("end", end)):
-        if value is not None and not math.isfinite(value):
-            raise MmlongError(f"{name} must be a finite number of seconds, got {value!r}")
-    if start is not None and end is not None and start > end:
-        raise MmlongError(f"start ({start}) is after end ({end}); pass start <= end")
 
 
 def sample(
@@ -185,7 +174,8 @@ def sample(
     *,
     fps: float | None = None,
     num_frames: int | None = None,
-    max_frames: int = 768,
+    max_frames: int | None = None,
+    min_frames: int | None = None,
     start: float | None = None,
     end: float | None = None,
     size: int | tuple[int, int] | None = None,
@@ -195,9 +185,10 @@ def sample(
 
     Args:
         path_or_source: a video path, or an open :class:`VideoSource` (left open).
-        fps: frames per second to sample (exclusive with ``num_frames``; default 2.0).
+        fps: frames per second to sample (exclusive with ``num_frames``); None = 1.0.
         num_frames: number of frames to sample instead.
-        max_frames: cap on the number of frames.
+        max_frames: cap on the number of frames; None = 64.
+        min_frames: a short video still gets this many frames; None = 4.
         start: window start in seconds (default 0; clamped to the video).
         end: window end in seconds (default: the video's duration; clamped).
         size: ``None`` keeps the native resolution; an int sets the shorter side; a
@@ -205,22 +196,46 @@ def sample(
         backend: decoder for a path: ``"pyav"`` (default), ``"decord"``, ``"torchcodec"``
             (ignored when an open source is passed).
 
+    The defaults are :class:`~mmlong.video.settings.FrameSettings`' (the frames ``mmlong ask``
+    shows a model without a token budget, before resizing).
+
     Returns:
         A :class:`Clip` with (N, H, W, 3) uint8 frames and (N,) float64 actual pts.
 
     Raises:
         MmlongError: for invalid arguments or an unreadable video (one line).
     """
-    _check_args(fps, num_frames, max_frames, start, end)
+    from mmlong.video.settings import FrameSettings
+
+    s = FrameSettings.of(None, fps=fps, num_frames=num_frames, max_frames=max_frames, min_frames=min_frames,
+                         start=start, end=end)
     owned = not isinstance(path_or_source, VideoSource)
     source = open_video(path_or_source, backend=backend) if owned else path_or_source
     try:
-        lo = min(max(0.0, float(start or 0.0)), source.duration)
-        hi = source.duration if end is None else min(max(lo, float(end)), source.duration)
-        times = sample_times(
-            lo, hi, fps=fps, num_frames=num_frames, max_frames=max_frames, source_fps=source.fps
-        )
-        frames, actual = source.frames_at(times, size=size)
+        lo = min(max(0.0, float(s.start or 0.0)), source.duration)
+        hi = source.duration if s.end is None else min(max(lo, float(s.end)), source.duration)
+        times = sample_times(lo, hi, fps=s.rate, num_frames=s.num_frames, max_frames=s.frame_cap,
+                             min_frames=s.min_frames, source_fps=source.fps)
+        return decode_at(source, times, size=size)
+    finally:
+        if owned:
+            source.close()
+
+
+def decode_at(path_or_source: str | os.PathLike | VideoSource, times, *, size: int | tuple[int, int] | None = None,
+              backend: str | None = None) -> Clip:
+    """The frames shown at ``times`` (seconds), with their actual pts, as a :class:`Clip`.
+
+    Args:
+        path_or_source: a video path, or an open :class:`VideoSource` (left open).
+        times: (N,) requested seconds, e.g. a :class:`~mmlong.tokens.planner.Plan`'s ``timestamps``.
+        size: as in :func:`sample`.
+        backend: as in :func:`sample`.
+    """
+    owned = not isinstance(path_or_source, VideoSource)
+    source = open_video(path_or_source, backend=backend) if owned else path_or_source
+    try:
+        frames, actual = source.frames_at(np.asarray(times, dtype=np.float64), size=size)
         if np.any(np.diff(actual) < 0):  # broken pts order in the file: keep the truth, sorted
             order = np.argsort(actual, kind="stable")
             frames, actual = frames[order], actual[order]

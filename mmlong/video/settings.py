@@ -25,7 +25,6 @@ import dataclasses
 import math
 import numbers
 import re
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,7 +186,10 @@ class _Deprecated(argparse.Action):
     """``--frames N``: the old spelling of ``--num-frames``; works for one release, with a warning."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        warnings.warn("--frames is deprecated; use --num-frames", DeprecationWarning, stacklevel=2)
+        import sys
+
+        print("mmlong: warning: --frames is deprecated and will be removed in the next release; use --num-frames",
+              file=sys.stderr)
         setattr(namespace, self.dest, values)
 
 

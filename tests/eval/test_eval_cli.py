@@ -30,7 +30,7 @@ def test_dry_run_prints_resolved_config(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["config"]["pos"] == "hope" and out["config"]["pos_options"] == {"gamma": 1.5} and out["config"]["seed"] == 7
     assert out["model_load_kwargs"]["pos"] == "hope" and out["model_load_kwargs"]["gamma"] == 1.5
-    assert out["model_load_kwargs"]["max_frames"] == 8
+    assert out["model_load_kwargs"]["frames"]["max_frames"] == 8 and out["config"]["frames"]["max_frames"] == 8
     assert out["tasks"]["mmneedle"]["options"]["m"] == 2 and out["tasks"]["mmneedle"]["options"]["size"] == 16
 
 
@@ -39,12 +39,12 @@ def test_long_context_flags_reach_mmlong_load(capsys):
                "vs", "--prefill-opt", "local=256", "--prefill-opt", "min_len=0", "--budget", "8k", "--dry-run"])
     kw = json.loads(capsys.readouterr().out)["model_load_kwargs"]
     assert rc == 0 and kw["prefill"] == "mminference" and kw["patterns"] == "vs"
-    assert kw["prefill_opts"] == {"local": 256, "min_len": 0} and kw["budget"] == "8k"
+    assert kw["prefill_opts"] == {"local": 256, "min_len": 0} and kw["frames"]["budget"] == 8192
     rc = main(["eval", "--model", "oracle", "--tasks", "mmneedle", "--prefill-opt", "local=256", "--dry-run"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and "add --prefill mminference" in err
     with pytest.raises(MmlongError, match="--opt budget clashes"):
-        load_kwargs(EvalConfig(model="m", tasks=("mmneedle",), budget="16k", pos_options={"budget": 1}))
+        load_kwargs(EvalConfig(model="m", tasks=("mmneedle",), frames={"budget": "16k"}, pos_options={"budget": 1}))
 
 
 def test_one_line_errors(capsys):

@@ -1,4 +1,4 @@
-"""`mmlong plan` (text and --json), planning without decoding, and sample_for_budget end to end."""
+"""`mmlong plan` (text and --json), planning without decoding, decoding the plan, and plan == what ask feeds."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mmlong.cli import main
-from mmlong.tokens.planner import plan, sample_for_budget
+from mmlong.tokens.planner import plan, sample_planned
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def test_plan_text_output(video, capsys):
     assert main(["plan", str(video.path), "--model", "tiny:qwen2_5_vl", "--budget", "1k", "--fps", "1"]) == 0
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
-    assert [ln.split()[0] for ln in lines] == ["video", "model", "budget", "plan", "memory"]
+    assert [ln.split()[0] for ln in lines] == ["video", "model", "frames", "plan", "memory"]
     p = plan(video.path, "tiny:qwen2_5_vl", "1k", fps=1.0)
     assert f"{p.frames} frames" in lines[3] and f"{p.height}x{p.width}" in lines[3]
     assert f"= {p.total_tokens} visual tokens" in lines[3] and "KV cache" in lines[4]
@@ -34,7 +34,7 @@ def test_plan_json(video, capsys):
                  "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["frames"] == 8 and d["total_tokens"] <= 16384 and d["family"] == "qwen3_vl"
-    assert d["budget"]["max_visual_tokens"] == 16384 and d["memory"] is None and len(d["timestamps"]) == 8
+    assert d["settings"]["budget"] == 16384 and d["memory"] is None and len(d["timestamps"]) == 8
     assert d["source"]["duration"] == pytest.approx(20.0) and d["factor"] == 32
 
 
@@ -62,13 +62,13 @@ def test_plan_reads_metadata_only(video, monkeypatch):
     assert plan(video.path, "tiny:qwen2_vl", "2k").frames > 0
 
 
-def test_sample_for_budget_gives_the_planned_tokens(video):
+def test_sample_planned_gives_the_planned_tokens(video):
+    from mmlong.data.synth_video import read_frame_index
     from mmlong.models.tiny import tiny_spec, tiny_tokenizer
     from mmlong.models.vision_inputs import build_inputs
-    from mmlong.data.synth_video import read_frame_index
 
     p = plan(video.path, "tiny:qwen2_5_vl", 300, fps=2.0)
-    clip, spec = sample_for_budget(video.path, tiny_spec("qwen2_5_vl"), 300, fps=2.0)
+    clip, spec = sample_planned(video.path, p), p.vision_spec(tiny_spec("qwen2_5_vl"))
     assert clip.frames.shape == (p.frames, p.height, p.width, 3) and p.total_tokens <= 300
     assert spec.video_min_pixels == spec.video_max_pixels == p.height * p.width
     np.testing.assert_allclose(clip.timestamps, p.timestamps, atol=1 / 10 + 1e-6)  # within one source frame
@@ -78,12 +78,31 @@ def test_sample_for_budget_gives_the_planned_tokens(video):
     assert int((inp["mm_token_type_ids"] == 2).sum()) == p.total_tokens
 
 
-def test_sample_for_budget_through_a_pipeline(video):
+def test_a_planned_clip_through_a_pipeline(video):
     import mmlong
 
-    pipe = mmlong.load("tiny:qwen3_vl", max_new_tokens=2)
-    clip, spec = sample_for_budget(video.path, pipe, 200, fps=1.0, max_frames=6)
+    pipe = mmlong.load("tiny:qwen3_vl", max_new_tokens=2, budget=200, fps=1.0, max_frames=6)
+    p = plan(video.path, pipe, pipe.config.frames)
+    clip = sample_planned(video.path, p)
     assert clip.num_frames == 6
-    pipe.spec = spec  # what a budget-aware Pipeline.ask does for one call
-    ans = pipe.ask("What?", video=clip)
-    assert ans.tokens["video"] <= 200 and ans.frame_times == list(clip.timestamps)
+    ans = pipe.ask("What?", video=clip)  # a Clip is fitted to the pipeline's budget: already at the planned size
+    assert ans.tokens["video"] == p.total_tokens <= 200 and ans.frame_times == list(clip.timestamps)
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
+@pytest.mark.parametrize("flags", [[], ["--budget", "600"], ["--budget", "2k", "--fps", "2"], ["--num-frames", "5"],
+                                   ["--max-frames", "7", "--start", "3", "--end", "15"],
+                                   ["--budget", "300", "--max-pixels", "20000"]])
+def test_plan_prints_exactly_what_ask_feeds_the_model(family, flags, video, capsys):
+    """`mmlong plan V FLAGS` and `mmlong ask V q FLAGS`: same frames, times, frame size and visual tokens."""
+    model = f"tiny:{family}"
+    assert main(["plan", str(video.path), "--model", model, "--json", *flags]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    assert main(["ask", str(video.path), "What?", "--model", model, "--max-new-tokens", "1", "--json", *flags]) == 0
+    asked = json.loads(capsys.readouterr().out)
+    fed = asked["config"]["plan"]
+    assert {k: planned[k] for k in ("frames", "timestamps", "height", "width", "total_tokens", "settings")} == \
+        {k: fed[k] for k in ("frames", "timestamps", "height", "width", "total_tokens", "settings")}
+    assert asked["tokens"]["video"] == planned["total_tokens"]
+    assert len(asked["frame_times"]) == planned["frames"]
+    np.testing.assert_allclose(asked["frame_times"], planned["timestamps"], atol=1 / 10 + 1e-6)  # real pts

@@ -40,10 +40,17 @@ def test_num_frames_takes_segment_centres():
     np.testing.assert_allclose(sample_times(2, 4, num_frames=1), [3.0])
 
 
-def test_fps_spacing_is_exact_and_default_is_2():
+def test_fps_spacing_is_exact():
     np.testing.assert_allclose(sample_times(0, 3.3, fps=2), [0.25, 0.75, 1.25, 1.75, 2.25, 2.75])
-    np.testing.assert_allclose(sample_times(0, 3.3), sample_times(0, 3.3, fps=2.0))
     np.testing.assert_allclose(sample_times(10, 11, fps=4), [10.125, 10.375, 10.625, 10.875])
+    with pytest.raises(MmlongError, match="needs fps or num_frames"):
+        sample_times(0, 3.3)  # the pure rule has no default rate: FrameSettings has it
+
+
+def test_min_frames_raises_short_windows_to_centres():
+    np.testing.assert_allclose(sample_times(0, 2, fps=1, min_frames=4), [0.25, 0.75, 1.25, 1.75])
+    np.testing.assert_allclose(sample_times(0, 10, fps=1, min_frames=4), np.arange(10) + 0.5)  # 10 >= 4: fps rule
+    assert len(sample_times(0, 0.1, fps=1, min_frames=4, source_fps=30)) == 3  # only 3 source frames
 
 
 def test_caps_fall_back_to_centres_and_n_is_at_least_one():
@@ -71,8 +78,9 @@ def test_sample_returns_clip_with_actual_timestamps(media):
 
 def test_default_fps_and_window(media):
     video = media.clip
-    clip = mv.sample(video.path)
-    assert len(clip) == 20 and clip.sample_fps == pytest.approx(2, rel=0.02)
+    clip = mv.sample(video.path)  # FrameSettings' defaults: 1 fps, at most 64 frames
+    assert len(clip) == 10 and clip.sample_fps == pytest.approx(1, rel=0.02)
+    assert len(mv.sample(video.path, fps=30)) == 64  # 300 frames at 30 fps, capped at 64
     window = mv.sample(video.path, fps=4, start=2.0, end=4.0)
     assert len(window) == 8
     assert np.all((window.timestamps >= 2.0 - 1 / 30) & (window.timestamps < 4.0))

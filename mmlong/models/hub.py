@@ -1,0 +1,244 @@
+"""The one place a model name is resolved: ``tiny:FAMILY``, a hub id or a local checkpoint folder.
+
+Two questions are asked of a model name, and this module answers both:
+
+* :func:`describe` — what is it, without loading weights: the family, the vision settings
+  and (when a ``config.json`` can be read) the config, for the token planner and dry runs;
+* :func:`load_model` — the model, tokenizer and vision settings, ready to run.
+
+Hub ids and local folders go through transformers exactly as ``from_pretrained`` resolves
+them (``HF_HUB_OFFLINE=1`` reads only the local cache). Models that mmlong builds or ships
+itself are a prefix in :data:`SHIPPED` (``tiny:qwen2_5_vl`` = random weights, built offline in
+well under a second); trained checkpoints that ship with mmlong register there too::
+
+    info = describe("tiny:qwen3_vl")            # ModelInfo(family="qwen3_vl", spec=..., config=...)
+    m = load_model("Qwen/Qwen2.5-VL-7B-Instruct", device="cuda", dtype=torch.bfloat16)
+    m.model, m.tokenizer, m.spec, m.family
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from mmlong.errors import MmlongError, first_line
+
+__all__ = ["ModelInfo", "LoadedModel", "Shipped", "SHIPPED", "split_name", "describe", "load_model", "family_for"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as seen without its weights.
+
+    Attributes:
+        name: what the caller passed, as a label (hub id, path, ``tiny:qwen2_vl``, ...).
+        family: mmlong family name (``"qwen2_5_vl"``), or None when only a VisionSpec was given.
+        spec: the vision preprocessing settings (patch, merge, per-frame pixel range).
+        config: the transformers config when known (for memory estimates), else None.
+        per_frame_timestamps: True for Qwen3-VL (each temporal patch carries a text timestamp).
+    """
+
+    name: str
+    family: str | None
+    spec: Any
+    config: Any = None
+    per_frame_timestamps: bool = False
+
+
+@dataclass
+class LoadedModel:
+    """A model and what is needed to feed it.
+
+    Attributes:
+        model: the ``*ForConditionalGeneration`` in eval mode.
+        tokenizer: its tokenizer.
+        spec: its :class:`~mmlong.models.vision_inputs.VisionSpec`.
+        family: its :class:`~mmlong.models.families.Family`.
+    """
+
+    model: Any
+    tokenizer: Any
+    spec: Any
+    family: Any
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A kind of model mmlong provides itself, named ``PREFIX:REST``.
+
+    Attributes:
+        describe: ``REST -> ModelInfo`` without building the model.
+        load: ``(REST, dtype) -> LoadedModel`` on the CPU.
+        help: what ``REST`` may be, for error messages.
+    """
+
+    describe: Callable[[str], ModelInfo]
+    load: Callable[[str, Any], LoadedModel]
+    help: str
+
+
+def _tiny_info(rest: str) -> ModelInfo:
+    from mmlong.models.families import family_of
+    from mmlong.models.tiny import tiny_config, tiny_spec
+
+    fam = family_of(rest)
+    return ModelInfo(f"tiny:{fam.name}", fam.name, tiny_spec(fam), tiny_config(fam), fam.per_frame_timestamps)
+
+
+def _tiny_load(rest: str, dtype: Any) -> LoadedModel:
+    from mmlong.models.tiny import tiny
+
+    return tiny(rest, dtype=dtype)
+
+
+#: Model name prefixes mmlong resolves itself: ``PREFIX:REST`` -> a :class:`Shipped`.
+SHIPPED: dict[str, Shipped] = {
+    "tiny": Shipped(_tiny_info, _tiny_load, "a family: qwen2_vl, qwen2_5_vl, qwen3_vl, qwen3_vl_moe"),
+}
+
+
+def split_name(name: str) -> tuple[str | None, str]:
+    """``"tiny:qwen2_vl" -> ("tiny", "qwen2_vl")``; a hub id or path -> ``(None, name)``.
+
+    A registered prefix wins; anything else (``Qwen/Qwen2.5-VL-7B-Instruct``, ``./ckpt``,
+    ``C:\\models\\x``) is passed to transformers unchanged.
+    """
+    name = os.fspath(name).strip()
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix in SHIPPED:
+        if not rest:
+            raise MmlongError(f"{name!r} names no model; use {prefix}:REST with REST {SHIPPED[prefix].help}")
+        return prefix, rest
+    return None, name
+
+
+def _hub_error(name: str, exc: BaseException, what: str) -> MmlongError:
+    return MmlongError(f"cannot {what} {name!r}: {first_line(exc)}; pass a hub id (with network or a filled HF cache), "
+                       "a local checkpoint folder, or tiny:qwen2_5_vl")
+
+
+def family_for(name: str):
+    """The :class:`~mmlong.models.families.Family` of a model name, reading its ``config.json`` if needed."""
+    from mmlong.models.families import family_of
+
+    prefix, rest = split_name(name)
+    if prefix is not None:
+        return family_of(SHIPPED[prefix].describe(rest).family)
+    from transformers import AutoConfig
+
+    try:
+        return family_of(AutoConfig.from_pretrained(rest))
+    except MmlongError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise _hub_error(rest, exc, "read the config of") from None
+
+
+def _from_config(name: str, config: Any, spec: Any = None) -> ModelInfo:
+    from mmlong.models.families import family_of
+    from mmlong.models.vision_inputs import VisionSpec
+
+    fam = family_of(config)
+    return ModelInfo(name, fam.name, spec or VisionSpec.for_family(fam), config, fam.per_frame_timestamps)
+
+
+def _from_hub(name: str) -> ModelInfo:
+    """Hub id or local folder: AutoConfig + preprocessor configs, falling back to the name."""
+    from mmlong.models.families import family_of
+    from mmlong.models.vision_inputs import VisionSpec
+
+    try:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(name)
+    except (OSError, ValueError, KeyError):
+        config = None
+    if config is None:
+        fam = family_of(name)  # raises a one-line MmlongError when the name says nothing
+        return ModelInfo(name, fam.name, VisionSpec.for_family(fam), None, fam.per_frame_timestamps)
+    try:
+        spec = VisionSpec.from_pretrained(name)
+    except (MmlongError, OSError, ValueError):
+        spec = None
+    return _from_config(name, config, spec)
+
+
+def describe(model: Any) -> ModelInfo:
+    """What a model is, without loading weights.
+
+    Args:
+        model: a model name (``"tiny:FAMILY"``, a hub id or local checkpoint folder: its
+            ``config.json`` is read with ``AutoConfig`` when available, else the family is
+            guessed from the name and no memory estimate can be made); a family name or
+            model type (``"qwen3_vl"``); a :class:`~mmlong.models.vision_inputs.VisionSpec`;
+            a :class:`~mmlong.models.families.Family`; a transformers config; a loaded model;
+            a :class:`ModelInfo`; or a direct-route pipeline (its own ``spec`` is used).
+
+    Returns:
+        The :class:`ModelInfo`.
+
+    Raises:
+        MmlongError: not a supported Qwen-VL model.
+    """
+    from mmlong.models.families import FAMILIES, Family, family_of
+    from mmlong.models.vision_inputs import VisionSpec
+
+    if isinstance(model, ModelInfo):
+        return model
+    if isinstance(model, VisionSpec):
+        return ModelInfo("VisionSpec", None, model, None, False)
+    if isinstance(model, Family):
+        return ModelInfo(model.name, model.name, VisionSpec.for_family(model), None, model.per_frame_timestamps)
+    if isinstance(model, (str, os.PathLike)):
+        prefix, rest = split_name(model)
+        if prefix is not None:
+            return SHIPPED[prefix].describe(rest)
+        if rest in FAMILIES or any(rest in f.model_types for f in FAMILIES.values()):
+            fam = family_of(rest)
+            return ModelInfo(rest, fam.name, VisionSpec.for_family(fam), None, fam.per_frame_timestamps)
+        return _from_hub(rest)
+    spec = getattr(model, "spec", None)
+    inner = getattr(model, "model", None)
+    if isinstance(spec, VisionSpec) and inner is not None and hasattr(inner, "config"):  # a direct-route pipeline
+        return _from_config(getattr(getattr(model, "config", None), "model", "pipeline"), inner.config, spec)
+    config = getattr(model, "config", model)
+    if getattr(config, "model_type", None) is None:
+        raise MmlongError(f"cannot read a Qwen-VL model from {type(model).__name__}; pass a hub id, a local "
+                          "checkpoint folder, a config, a family name such as qwen2_5_vl, or tiny:qwen2_5_vl")
+    return _from_config(getattr(config, "_name_or_path", "") or config.model_type, config)
+
+
+def load_model(name: str, *, device: str = "cpu", dtype: Any = None, attn_implementation: str = "sdpa") -> LoadedModel:
+    """Load a Qwen-VL model by name, in eval mode on ``device``.
+
+    Args:
+        name: ``PREFIX:REST`` of :data:`SHIPPED` (``tiny:qwen2_5_vl``), a hub id or a local
+            checkpoint folder (resolved by transformers' ``from_pretrained``).
+        device: torch device.
+        dtype: torch dtype (None = float32).
+        attn_implementation: ``"sdpa"``, ``"flash_attention_2"`` or ``"eager"`` (hub models;
+            shipped models use SDPA).
+
+    Raises:
+        MmlongError: unknown family, or transformers cannot find or read the checkpoint.
+    """
+    import torch
+
+    dtype = dtype if dtype is not None else torch.float32
+    prefix, rest = split_name(name)
+    if prefix is not None:
+        m = SHIPPED[prefix].load(rest, dtype)
+        m.model.to(device)
+        return m
+    from transformers import AutoTokenizer
+
+    from mmlong.models.vision_inputs import VisionSpec
+
+    fam = family_for(rest)
+    try:
+        model = fam.load_class().from_pretrained(rest, dtype=dtype, attn_implementation=attn_implementation)
+        tokenizer = AutoTokenizer.from_pretrained(rest)
+    except (OSError, ValueError) as exc:
+        raise _hub_error(rest, exc, "load model") from None
+    return LoadedModel(model.to(device).eval(), tokenizer, VisionSpec.from_pretrained(rest), fam)
