@@ -39,7 +39,7 @@ demo: setup
 	$(BIN)/python -m mmlong.demo_questions $(DEMO)
 
 test: setup
-	$(BIN)/python -m pytest -m "not slow and not gpu" --timeout 900
+	$(BIN)/python -m pytest -m "not gpu" --timeout 900
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mmlong_cache

@@ -16,6 +16,21 @@ def _cpu_by_default(request, monkeypatch):
         monkeypatch.setattr("mmlong.api._default_device", lambda: "cpu")
 
 
+@pytest.fixture(scope="session")
+def synth_video(tmp_path_factory):
+    """The shared test video: 6 s, 10 fps, 64x64 H.264 whose frames show their own index
+    (:class:`mmlong.data.synth_video.SynthVideo`: ``.path``, ``.index_at(times)``, ``.timestamps``)."""
+    from mmlong.data.synth_video import write_test_video
+
+    return write_test_video(tmp_path_factory.mktemp("shared") / "clip.mp4", seconds=6, fps=10, size=(64, 64))
+
+
+@pytest.fixture(scope="session")
+def video(synth_video) -> str:
+    """The path of :func:`synth_video`, as a string."""
+    return str(synth_video.path)
+
+
 # Token ids used by hand-built layouts (match the tiny byte-level tokenizer's specials).
 TEXT, VSTART, VEND, IMG, VID = 7, 259, 260, 261, 262
 

@@ -9,15 +9,6 @@ import pytest
 from mmlong.cli import main
 
 
-@pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    from mmlong.data.synth_video import write_test_video
-
-    path = tmp_path_factory.mktemp("v") / "clip.mp4"
-    write_test_video(str(path), seconds=4, fps=10, size=(64, 64))
-    return str(path)
-
-
 def test_ask_json(video, capsys):
     assert main(["ask", video, "What is shown?", "--model", "tiny:qwen2_5_vl", "--num-frames", "4",
                  "--max-new-tokens", "3", "--pos", "hope", "--opt", "gamma=1.5", "--json"]) == 0

@@ -1,6 +1,6 @@
 """Synthetic q / k / v with a known video grid structure (tests and benchmarks).
 
-Input (b) of the sparse-prefill issue: a text prefix, a video of ``frames`` x ``g`` tokens and
+A text prefix, a video of ``frames`` x ``g`` tokens and
 a text suffix. The query and key of video token (frame t, slot r) are
 
     3 * S[r] + T[t] + noise,   S[r] a random unit vector per slot, T[t] a smooth sinusoidal

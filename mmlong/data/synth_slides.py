@@ -49,10 +49,6 @@ class LectureVideo:
     seconds: float
     size: tuple[int, int]
 
-    def slide_at(self, t: float) -> int:
-        """Index of the slide shown at time ``t``."""
-        return int(np.searchsorted(np.asarray(self.change_times), t + 1e-9, "right") - 1)
-
 
 def slide_change_times(seconds: float, every: tuple[float, float] = (30.0, 60.0), seed: int = 0) -> tuple[float, ...]:
     """Slide start times: 0, then gaps drawn uniformly (whole seconds) from ``every``."""

@@ -30,7 +30,8 @@ from mmlong.errors import MmlongError
 from mmlong.models.families import family_of
 from mmlong.models.prompt import IMAGE_PAD, VIDEO_PAD, chat_parts, encode, image_parts, video_parts
 
-__all__ = ["VisionSpec", "smart_resize", "patchify", "is_image", "build_inputs", "build_batch", "model_inputs"]
+__all__ = ["VisionSpec", "smart_resize", "patchify", "is_image", "load_images", "build_inputs", "build_batch",
+           "model_inputs"]
 
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -269,6 +270,38 @@ def _as_list(x: Any, single: Callable[[Any], bool]) -> list:
     return [] if x is None else [x] if single(x) else list(x)
 
 
+def load_images(images: Any) -> list:
+    """``images`` as a list of PIL images / arrays: one or a list of paths, PIL images or (H, W, C) arrays.
+
+    A path is opened with PIL and converted to RGB. Raises a one-line error naming the item
+    when a path is missing or not an image, or an item is something else.
+    """
+    import os
+
+    if images is None:
+        return []
+    items = [images] if isinstance(images, (str, os.PathLike)) or is_image(images) else list(images)
+    out = []
+    for i, item in enumerate(items):
+        if is_image(item):
+            out.append(item)
+            continue
+        if not isinstance(item, (str, os.PathLike)):
+            raise MmlongError(f"image {i} is a {type(item).__name__}; pass a file path, a PIL image or a uint8 "
+                              "(H, W, 3) array")
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(item) as im:
+                out.append(im.convert("RGB"))
+        except FileNotFoundError:
+            raise MmlongError(f"image {os.fspath(item)!r} does not exist; pass the path of an image file") from None
+        except (UnidentifiedImageError, IsADirectoryError, PermissionError, OSError) as exc:
+            raise MmlongError(f"image {os.fspath(item)!r} cannot be read as an image ({type(exc).__name__}); pass a "
+                              "PNG, JPEG, WebP, ... file") from None
+    return out
+
+
 def build_inputs(family: Any, tokenizer: Any, spec: VisionSpec | None, text: str | Sequence, *, images: Any = None,
                  videos: Any = None, system: str | None = None, add_generation_prompt: bool = True) -> dict:
     """Model inputs for one ChatML user turn: ``images``, then ``videos``, then ``text``.
@@ -284,7 +317,7 @@ def build_inputs(family: Any, tokenizer: Any, spec: VisionSpec | None, text: str
         tokenizer: the model's tokenizer (only ``encode`` and ``convert_tokens_to_ids`` are used).
         spec: vision settings; None uses ``VisionSpec.for_family(family)``.
         text: the user's question, or an interleaved content list (see above).
-        images: PIL images or uint8 (H, W, 3) arrays (one or a list).
+        images: image file paths, PIL images or uint8 (H, W, 3) arrays (one or a list; see :func:`load_images`).
         videos: clips with ``.frames`` uint8 (T, H, W, 3) and ``.timestamps`` (T,) seconds, or
             ``(frames, timestamps)`` tuples (one or a list).
         system: system message; None = family default, "" = none.
@@ -304,7 +337,7 @@ def build_inputs(family: Any, tokenizer: Any, spec: VisionSpec | None, text: str
 
     fam = family_of(family)
     spec = spec if spec is not None else VisionSpec.for_family(fam)
-    content = [*_as_list(images, is_image), *_as_list(videos, _is_single_clip)]
+    content = [*load_images(images), *_as_list(videos, _is_single_clip)]
     content += [text] if isinstance(text, str) else list(text)
     tps, out, parts = spec.temporal_patch_size, {}, []
     img_pv, img_grid, vid_pv, vid_grid, spgs, stamps = [], [], [], [], [], []

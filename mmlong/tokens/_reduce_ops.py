@@ -28,7 +28,7 @@ import torch
 
 from mmlong.errors import MmlongError
 
-__all__ = ["merged_pixel_features", "token_novelty", "reduce_temporal", "reduce_relevance", "reduce_budget"]
+__all__ = ["merged_pixel_features", "token_novelty", "reduce_relevance", "reduce_budget"]
 
 
 def merged_pixel_features(pixel_values: torch.Tensor, grid_thw, merge_size: int = 2,
@@ -102,11 +102,6 @@ def token_novelty(features: torch.Tensor, *, metric: str = "mad",
         keep[k] = kk
         ref[kk] = cur[kk]  # only the kept slots move their reference
     return dist, keep
-
-
-def reduce_temporal(features: torch.Tensor, threshold: float, metric: str = "mad") -> torch.Tensor:
-    """Temporal redundancy pruning: (T, S, F) -> (T, S) keep mask (see :func:`token_novelty`)."""
-    return token_novelty(features, metric=metric, threshold=threshold)[1]
 
 
 def reduce_relevance(patch_vectors: torch.Tensor, query: torch.Tensor, top: int | float) -> tuple[torch.Tensor, torch.Tensor]:

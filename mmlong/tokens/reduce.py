@@ -80,11 +80,6 @@ class Reducer:
                                             or self.max_tokens < 1):
             raise MmlongError(f"max_tokens must be an integer >= 1, got {self.max_tokens!r}")
 
-    @property
-    def is_identity(self) -> bool:
-        """True when no step can drop a token."""
-        return self.redundancy is None and self.top_frames is None and self.max_tokens is None
-
     def effective_threshold(self) -> float | None:
         """The temporal threshold in use (None when temporal pruning is off)."""
         if self.redundancy is None:
@@ -215,7 +210,7 @@ def select_tokens(reducer: Reducer, video_grid_thw, *, merge_size: int = 2, pixe
         patch_times: per video (T_i,) seconds, copied into the reports.
 
     Returns:
-        A :class:`Selection`; ``keep`` is all True when ``reducer.is_identity``.
+        A :class:`Selection`; ``keep`` is all True when the reducer has no step on.
 
     Raises:
         MmlongError: a step's inputs are missing or do not match the grids.

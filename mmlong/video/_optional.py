@@ -5,7 +5,7 @@ each time, actual pts returned) and take their metadata from PyAV so every backe
 reports the same duration, fps and audio flag. They decode in chunks of
 :data:`CHUNK` frames and resize each frame as it arrives, so memory holds the output
 plus one chunk. Install with ``pip install 'mmlong[decord]'`` (decord 0.6.0: decord2
-returns wrong frames on long-GOP video, see environment.md §7) or
+returns wrong frames on long-GOP video) or
 ``pip install 'mmlong[torchcodec]'`` (needs a CPU build and a system FFmpeg on CPU
 machines).
 """

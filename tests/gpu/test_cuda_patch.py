@@ -54,14 +54,24 @@ def test_native_bf16_identical_on_images(family):
 
 
 def test_apply_then_move_to_cuda():
+    """Patching on the CPU and moving the model afterwards: the patch's buffers follow, and CUDA computes what
+    the CPU computes (fp32)."""
     import transformers
+
+    from mmlong.models.families import rotary_module
 
     torch.manual_seed(0)
     model = transformers.Qwen2_5_VLForConditionalGeneration._from_config(make_config("qwen2_5_vl")).eval()
     mmlong.apply(model, "videorope")
-    model.to("cuda")
+    inp = inputs(model.to("cuda"), video_t=3)
+    model.to("cpu")
     with torch.no_grad():
-        model(**inputs(model, video_t=3))
+        cpu = model(**{k: v.cpu() for k, v in inp.items()}).logits
+        model.to("cuda")
+        rot = rotary_module(model)
+        assert rot._mmlong_axis.device.type == "cuda" and rot._mmlong_inv_freq.device.type == "cuda"
+        got = model(**inp).logits
+    assert got.device.type == "cuda" and torch.allclose(got.cpu(), cpu, atol=1e-4)
 
 
 @pytest.mark.parametrize("scheme", ["native", "hope", "videorope", "mrope_pp"])

@@ -141,11 +141,17 @@ def test_yarn_scaling_through_patch_changes_logits_and_is_removable():
     model = build("qwen2_5_vl")
     inp = batch(model, video_t=2)
     with torch.no_grad():
+        stock = model(**inp).logits
         mmlong.apply(model, "native")
         a = model(**inp).logits
         mmlong.apply(model, "native", scaling="yarn", factor=4.0, original_max_position_embeddings=16)
         b = model(**inp).logits
+        mmlong.apply(model, "native")  # re-applying replaces the extension
+        again = model(**inp).logits
+        mmlong.remove(model)
+        removed = model(**inp).logits
     assert not torch.allclose(a, b)
+    assert torch.equal(again, a) and torch.equal(removed, stock)
 
 
 def test_errors():

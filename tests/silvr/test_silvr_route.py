@@ -84,8 +84,11 @@ def test_video_without_audio_or_text_still_answers(tmp_path, pipe):
     path = tmp_path / "silent.mp4"
     write_test_video(str(path), seconds=8, fps=5, size=(96, 64))
     ans = pipe.ask("What is said in the video?", video=str(path))
-    assert isinstance(ans.text, str)
     assert any("no audio track" in n for n in ans.notes)
+    assert {"ocr_s", "asr_s"} <= set(ans.timings)  # both describers ran (ASR found nothing to transcribe)
+    assert all(e["source"] != "speech" for e in ans.evidence) and ans.config["route"] == "silvr"
+    transcript, _ = pipe.describe(str(path))
+    assert transcript.of("speech") == () and ans.scene_changes == [round(s.start, 2) for s in transcript.of("screen")]
 
 
 def test_video_with_undecodable_audio_still_answers(tmp_path, pipe):
@@ -112,5 +115,6 @@ def test_video_with_undecodable_audio_still_answers(tmp_path, pipe):
             pk.stream, pk.pts, pk.dts, pk.time_base = a, i * 1024, i * 1024, fractions.Fraction(1, 16000)
             c.mux(pk)
     ans = pipe.ask("What is said in the video?", video=str(path))
-    assert isinstance(ans.text, str)
     assert any(n.startswith("speech:") for n in ans.notes), ans.notes
+    assert all(e["source"] != "speech" for e in ans.evidence)
+    assert pipe.describe(str(path))[0].of("speech") == ()

@@ -21,11 +21,6 @@ TASKS: dict[str, str] = {
 }
 
 
-def task_names() -> list[str]:
-    """Registered task names."""
-    return list(TASKS)
-
-
 def task_class(name: str) -> type:
     """The task class registered as ``name``; unknown names fail with the valid list."""
     try:

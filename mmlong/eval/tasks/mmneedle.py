@@ -1,6 +1,6 @@
 """MMNeedle (NAACL 2025): find the sub-image matching a caption in M stitched N x N images.
 
-Official construction, prompt and format-strict metrics (benchmarks.md §C). The samples are
+The official construction, prompt and format-strict metrics of the paper's code. The samples are
 either the *released* pre-built files (``--data-dir mmneedle=MMNEEDLE_DIR`` holding
 ``metadata_stitched/`` + ``images_stitched/`` + ``annotations_trainval/file_to_caption.pkl``),
 or rebuilt with the official algorithm from a local COCO folder (``--data-dir mmneedle=COCO``)

@@ -118,7 +118,7 @@ def coco_pool(root: str | Path) -> Pool:
     return Pool(keys, captions, lambda k: Image.open(root / k).convert("RGB"))
 
 
-#: Images shipped inside packages (benchmarks.md §G) with hand-written captions: (package, path, caption).
+#: Images shipped inside installed packages (scikit-image, ...) with hand-written captions: (package, path, caption).
 ASSETS = (
     ("skimage", "data/astronaut.png", "an astronaut in an orange suit in front of a flag"),
     ("skimage", "data/coffee.png", "a cup of coffee with latte art on a saucer"),
