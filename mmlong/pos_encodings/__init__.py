@@ -8,7 +8,7 @@ See ``shared/specs/position-schemes.md`` for the formulas; ``registry.py`` for t
 """
 
 from mmlong.pos_encodings.api import frequencies, position_ids, schemes
-from mmlong.pos_encodings.layout import PosContext
+from mmlong.pos_encodings.context import PosContext
 from mmlong.pos_encodings.options import PosOptions
 
 __all__ = ["position_ids", "frequencies", "schemes", "PosContext", "PosOptions"]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import torch
 
 from mmlong.errors import MmlongError
+from mmlong.models.layout import BatchLayout, parse_batch
+from mmlong.pos_encodings.context import PosContext
 from mmlong.pos_encodings.frequencies import balanced_sections, base_inv_freq, extend, slot_axes
-from mmlong.pos_encodings.layout import PosContext, VideoGridCursor, parse_layout
 from mmlong.pos_encodings.options import PosOptions
 from mmlong.pos_encodings.registry import SCHEMES, get_scheme, resolve_slots, rule_fn
 
@@ -26,13 +27,15 @@ def _ctx(config) -> PosContext:
     return config if isinstance(config, PosContext) else PosContext.from_config(config)
 
 
-def _grids(g):
-    if g is None:
-        return []
-    g = torch.as_tensor(g)
-    if g.ndim != 2 or g.shape[-1] != 3:
-        raise MmlongError(f"grid_thw must have shape (n, 3), got {tuple(g.shape)}")
-    return [tuple(int(x) for x in row) for row in g.tolist()]
+def batch_layout(input_ids, config, *, image_grid_thw=None, video_grid_thw=None, second_per_grid_ts=None,
+                 video_timestamps=None, attention_mask=None) -> BatchLayout:
+    """The layout :func:`position_ids` reads: the strict parse (every vision token needs its grid).
+
+    Arguments as for :func:`position_ids`; see :func:`mmlong.models.layout.parse_batch`.
+    """
+    return parse_batch(_ctx(config).tokens, input_ids, image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
+                       second_per_grid_ts=second_per_grid_ts, video_timestamps=video_timestamps,
+                       attention_mask=attention_mask)
 
 
 def position_ids(
@@ -71,29 +74,16 @@ def position_ids(
     sch = get_scheme(scheme)
     ctx = _ctx(config)
     o = opts.pop("options", None) or PosOptions.from_kwargs(**opts)
-    ids = torch.as_tensor(input_ids)
-    if ids.ndim == 1:
-        ids = ids[None]
-    B, L = ids.shape
-    mask = None if attention_mask is None else torch.as_tensor(attention_mask).bool()
-    images = iter(enumerate(_grids(image_grid_thw)))
-    videos = VideoGridCursor(_grids(video_grid_thw), ctx, second_per_grid_ts if second_per_grid_ts is None else torch.as_tensor(second_per_grid_ts).flatten().tolist(), video_timestamps)
+    batch = batch_layout(input_ids, ctx, image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
+                         second_per_grid_ts=second_per_grid_ts, video_timestamps=video_timestamps,
+                         attention_mask=attention_mask)
     fn = rule_fn(sch, ctx)
-    out = torch.full((3, B, L), PAD_POSITION, dtype=torch.float32)
-    deltas = torch.zeros(B, 1, dtype=torch.float32)
-    for bi in range(B):
-        keep = mask[bi] if mask is not None else torch.ones(L, dtype=torch.bool)
-        row = ids[bi][keep].tolist()
-        layout = parse_layout(row, ctx, images, videos)
+    out = torch.full((3, len(batch.rows), batch.width), PAD_POSITION, dtype=torch.float32)
+    deltas = torch.zeros(len(batch.rows), 1, dtype=torch.float32)
+    for bi, layout in enumerate(batch.rows):
         pos, nxt = fn(layout, ctx, o)
-        out[:, bi, keep] = pos
-        deltas[bi, 0] = nxt - len(row)
-    leftover = next(images, None)
-    if leftover is not None or not videos.finished():
-        raise MmlongError(
-            "image_grid_thw/video_grid_thw have more rows than the input_ids have vision blocks; "
-            "pass the grids the processor returned for these input_ids"
-        )
+        out[:, bi, layout.tokens.pos] = pos
+        deltas[bi, 0] = nxt - layout.length
     return out, deltas
 
 

@@ -26,7 +26,7 @@ import math
 import torch
 
 from mmlong.errors import MmlongError
-from mmlong.pos_encodings.layout import PosContext
+from mmlong.pos_encodings.context import PosContext
 from mmlong.pos_encodings.options import AXES, PosOptions
 
 

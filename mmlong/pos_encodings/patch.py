@@ -29,7 +29,7 @@ import torch
 
 from mmlong.errors import MmlongError
 from mmlong.pos_encodings.api import frequencies, position_ids
-from mmlong.pos_encodings.layout import PosContext
+from mmlong.pos_encodings.context import PosContext
 from mmlong.pos_encodings.options import PosOptions
 from mmlong.pos_encodings.registry import get_scheme, resolve_rule
 

@@ -1,4 +1,4 @@
-"""Position-id rules as pure functions of a :class:`~mmlong.pos_encodings.layout.Layout`.
+"""Position-id rules as pure functions of a :class:`~mmlong.models.layout.Layout`.
 
 Each rule returns ``(pos, next_pos)``: ``pos`` is a float32 tensor of shape (3, L) holding
 the (t, h, w) ids of every token of one unpadded sample, and ``next_pos`` is the id the next
@@ -22,7 +22,8 @@ import math
 import torch
 
 from mmlong.errors import MmlongError
-from mmlong.pos_encodings.layout import Block, Layout, PosContext
+from mmlong.models.layout import Block, Layout
+from mmlong.pos_encodings.context import PosContext
 from mmlong.pos_encodings.options import PosOptions
 
 

@@ -12,7 +12,8 @@ from typing import Callable
 
 from mmlong.errors import MmlongError
 from mmlong.pos_encodings import positions as P
-from mmlong.pos_encodings.layout import Layout, PosContext
+from mmlong.models.layout import Layout
+from mmlong.pos_encodings.context import PosContext
 from mmlong.pos_encodings.options import PosOptions
 
 

@@ -7,7 +7,7 @@
     mmlong.sparse.apply_prefill(model, patterns="patterns.json")   # prefill only; decode stays dense
     mmlong.sparse.remove_prefill(model)
 
-Pattern names: ``mmlong.sparse.patterns.patterns()``. Modules: ``layout`` (modality spans),
+Pattern names: ``mmlong.sparse.patterns.patterns()``. Modules: ``layout`` (mmlong.models.layout names),
 ``patterns/`` (registry: dense, a_shape, tri_shape, vs, block_sparse, grid, q_boundary,
 2d_boundary), ``estimate`` (online estimates), ``permute`` (grid permutation), ``kernels/``
 (reference, gather + SDPA, FlexAttention), ``synth`` (grid-structured test inputs), ``search``

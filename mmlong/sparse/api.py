@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 
 from mmlong.errors import MmlongError
-from mmlong.sparse.layout import SeqLayout
+from mmlong.models.layout import Layout
 from mmlong.sparse.patterns import parse_spec
 from mmlong.sparse.patterns.base import Budgets, HeadCtx, HeadPlan
 
@@ -38,7 +38,7 @@ def _check(q, k, v, layout):
     if len(lays) != B:
         raise MmlongError(f"prefill_attention: {len(lays)} layouts for a batch of {B}")
     for lay in lays:
-        if not isinstance(lay, SeqLayout):
+        if not isinstance(lay, Layout):
             raise MmlongError(f"prefill_attention: layout must be a SeqLayout (got {type(lay).__name__}); "
                               "e.g. SeqLayout.text(L)")
         if lay.length != L:
@@ -57,7 +57,7 @@ def head_specs(pattern, n_heads: int) -> list:
     return [one] * n_heads
 
 
-def resolve_plans(q: torch.Tensor, k: torch.Tensor, layout: SeqLayout, specs, budgets: Budgets,
+def resolve_plans(q: torch.Tensor, k: torch.Tensor, layout: Layout, specs, budgets: Budgets,
                   scale: float, cache: dict | None = None) -> list[HeadPlan]:
     """Plans for one sequence: q (Hq, L, D), k (Hkv, L, D) float32; one plan per query head.
 

@@ -112,13 +112,24 @@ def _current_impl(model):
     return cfg._attn_implementation
 
 
+def _token_spec(config):
+    """The model's :class:`~mmlong.models.layout.TokenSpec`; outside the Qwen-VL families (a causal
+    LM) whatever ids the config has, with video blocks following the runs."""
+    from mmlong.models.layout import TokenSpec
+
+    try:
+        return TokenSpec.from_config(config)
+    except MmlongError:
+        tc = getattr(config, "text_config", None) or config
+        merge = int(getattr(getattr(config, "vision_config", None), "spatial_merge_size", 2) or 2)
+        return TokenSpec(getattr(config, "image_token_id", getattr(tc, "image_token_id", None)),
+                         getattr(config, "video_token_id", getattr(tc, "video_token_id", None)), merge)
+
+
 def _record_layout(model, state: SparseState):
     from mmlong.sparse.layout import layouts_from_inputs
 
-    cfg = model.config
-    vc = getattr(cfg, "vision_config", None)
-    merge = int(getattr(vc, "spatial_merge_size", 2) or 2)
-    tc = getattr(cfg, "text_config", None) or cfg
+    spec = _token_spec(model.config)
 
     def hook(mod, args, kwargs):
         if state.pinned:
@@ -135,9 +146,7 @@ def _record_layout(model, state: SparseState):
         try:
             state.layouts = layouts_from_inputs(
                 ids, mm_token_type_ids=types, image_grid_thw=kwargs.get("image_grid_thw"),
-                video_grid_thw=kwargs.get("video_grid_thw"), attention_mask=am, spatial_merge_size=merge,
-                image_token_id=getattr(cfg, "image_token_id", getattr(tc, "image_token_id", None)),
-                video_token_id=getattr(cfg, "video_token_id", getattr(tc, "video_token_id", None)))
+                video_grid_thw=kwargs.get("video_grid_thw"), attention_mask=am, spec=spec)
         except MmlongError as exc:
             warnings.warn(f"sparse prefill: cannot read the modality layout ({exc}); using dense attention",
                           stacklevel=2)
@@ -266,13 +275,13 @@ def remove_prefill(model):
 def fixed_layout(model, layout):
     """Use ``layout`` (a SeqLayout, or per batch row ``(offset, SeqLayout)`` pairs) for the calls inside,
     instead of the one read from the inputs (e.g. when feeding ``inputs_embeds``)."""
-    from mmlong.sparse.layout import SeqLayout
+    from mmlong.models.layout import Layout
 
     st = current(model)
     if st is None:
         raise MmlongError("model has no sparse prefill; call mmlong.sparse.apply_prefill(model, ...) first")
     old = (st.layouts, st.pinned)
-    st.layouts = [(0, layout)] if isinstance(layout, SeqLayout) else list(layout)
+    st.layouts = [(0, layout)] if isinstance(layout, Layout) else list(layout)
     st.pinned = True
     try:
         yield

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mmlong.sparse.layout import KIND_ID, TokenArrays
+from mmlong.models.layout import KIND_ID, TokenArrays
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def _expand(spec: dict, layout) -> list[dict]:
     pt, p = parse_spec(spec)
     if pt.name != "grid" or not (p.v or p.h) or p.phase is not None:
         return [spec_dict(pt, p)]
-    from mmlong.sparse.layout import token_arrays
+    from mmlong.models.layout import token_arrays
 
     arr = token_arrays(layout)
     gs = [it[1] if p.stride == "frame" else p.stride for it in arr.items if it[0] == "video"]
@@ -110,7 +110,7 @@ def search_heads(q: torch.Tensor, k: torch.Tensor, layout, candidates=None, *, s
     """
     from mmlong.sparse.api import resolve_plans, run_plans
     from mmlong.sparse.kernels.reference import recall_from_lse
-    from mmlong.sparse.layout import token_arrays
+    from mmlong.models.layout import token_arrays
 
     budgets = budgets or Budgets()
     cands = candidates if candidates is not None else default_candidates(layout)

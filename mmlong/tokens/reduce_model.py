@@ -91,8 +91,8 @@ def _vision(inner, kind: str, pixels, grid, dtype):
     return embeds, deep
 
 
-def _query_and_patch_vectors(red: Reducer, embeds, vis_mask, attn, vids, grids, m, tps, question, frames, row_of):
-    """Per video: (patch vectors (T, E), query vector (E,)) for the relevance step."""
+def _query_and_patch_vectors(red: Reducer, embeds, vis_mask, attn, vids, grids, tps, question, frames, row_of):
+    """Per video: (patch vectors (T, E), query vector (E,)) for the relevance step (``grids``: LLM (T, H, W))."""
     if red.embed_fn is not None:
         if frames is None or question is None:
             raise MmlongError("a reducer with embed_fn needs question= and frames= (one uint8 (N, H, W, 3) array per video)")
@@ -106,7 +106,7 @@ def _query_and_patch_vectors(red: Reducer, embeds, vis_mask, attn, vids, grids, 
         return pv, qv
     # Model-space default: mean vision output per patch vs mean embedding of the question text,
     # taken as the row's text tokens after its last visual token (question + template tail).
-    pv = [v.reshape(t, (gh // m) * (gw // m), -1).mean(1).float() for v, (t, gh, gw) in zip(vids, grids)]
+    pv = [v.reshape(t, h * w, -1).mean(1).float() for v, (t, h, w) in zip(vids, grids)]
     qv = []
     for i in range(len(grids)):
         b = row_of[i]
@@ -115,6 +115,16 @@ def _query_and_patch_vectors(red: Reducer, embeds, vis_mask, attn, vids, grids, 
         sel = (torch.arange(embeds.shape[1], device=embeds.device) > last) & attn[b].bool()
         qv.append(embeds[b, sel].mean(0).float())
     return pv, qv
+
+
+def input_layout(model, inputs: dict):
+    """The :class:`~mmlong.models.layout.BatchLayout` of ``inputs`` (strict parse over the attention
+    mask); :func:`prepare_reduced` takes the image / video masks, each video's row and grid from it."""
+    from mmlong.models.layout import TokenSpec, parse_batch
+
+    return parse_batch(TokenSpec.from_config(model.config), inputs["input_ids"],
+                       image_grid_thw=inputs.get("image_grid_thw"), video_grid_thw=inputs.get("video_grid_thw"),
+                       attention_mask=inputs.get("attention_mask"))
 
 
 def prepare_reduced(model, inputs: dict, reducer: Any = None, *, question=None, frames: Sequence | None = None,
@@ -140,14 +150,16 @@ def prepare_reduced(model, inputs: dict, reducer: Any = None, *, question=None, 
     from mmlong.pos_encodings.patch import current, video_timestamps
 
     red = reducer_from(reducer) or Reducer(redundancy=None)
-    inner, cfg = inner_model(model), model.config
+    inner = inner_model(model)
     ids = inputs["input_ids"]
     B = ids.shape[0]
     attn = inputs.get("attention_mask")
     attn = torch.ones_like(ids) if attn is None else attn
-    img_mask, vid_mask = ids == cfg.image_token_id, ids == cfg.video_token_id
+    layout = input_layout(model, inputs)
+    kinds = layout.types().to(ids.device)  # (B, L): 0 text / padding, 1 image, 2 video
+    img_mask, vid_mask = kinds == 1, kinds == 2
     types = inputs.get("mm_token_type_ids")
-    types = img_mask.long() + 2 * vid_mask.long() if types is None else types
+    types = kinds if types is None else types
     embeds = inner.get_input_embeddings()(ids)  # (B, L, D)
     vids, deep_img, deep_vid = [], None, None
     if inputs.get("pixel_values") is not None:
@@ -166,14 +178,11 @@ def prepare_reduced(model, inputs: dict, reducer: Any = None, *, question=None, 
     keep = attn.bool().clone()  # (B, L)
     reports: tuple = ()
     if vids:
-        grids = [tuple(int(x) for x in g) for g in inputs["video_grid_thw"].tolist()]
-        m = int(getattr(cfg.vision_config, "spatial_merge_size", 2))
-        tps = int(getattr(cfg.vision_config, "temporal_patch_size", 2))
-        starts = torch.tensor([0] + [len(v) for v in vids]).cumsum(0)[:-1]
-        row_of = torch.searchsorted(vid_mask.sum(1).cumsum(0).cpu(), starts, right=True).tolist()
+        row_of, grids = zip(*layout.items("video"))  # per video: its batch row, LLM grid (T, H, W)
+        m, tps = layout.spec.spatial_merge_size, layout.spec.temporal_patch_size
         pv = qv = None
         if red.top_frames is not None:
-            pv, qv = _query_and_patch_vectors(red, embeds, img_mask | vid_mask, attn, vids, grids, m, tps,
+            pv, qv = _query_and_patch_vectors(red, embeds, img_mask | vid_mask, attn, vids, grids, tps,
                                               question, frames, row_of)
         times = None if stamps is None else [[float(s[min(k * tps, len(s) - 1)]) for k in range(g[0])]
                                              for s, g in zip(stamps, grids)]

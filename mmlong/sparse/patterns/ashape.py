@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from mmlong.errors import MmlongError
-from mmlong.sparse.layout import SeqLayout, token_arrays
+from mmlong.models.layout import Layout, token_arrays
 from mmlong.sparse.patterns.base import (
     HeadPlan, Part, Rule, causal_mask, chunk, merge_runs, positive,
 )
@@ -83,7 +83,7 @@ def ashape_mask(L: int, sink: int, window: int, dense_from: int):
     return fn
 
 
-def trailing_dense_from(layout: SeqLayout, n_last: int | None) -> int:
+def trailing_dense_from(layout: Layout, n_last: int | None) -> int:
     """First dense row: after the last visual token (if text follows), or ``L - n_last``."""
     L = layout.length
     arr = token_arrays(layout)

@@ -34,7 +34,7 @@ import torch
 
 from mmlong.errors import MmlongError
 from mmlong.sparse.estimate import last_q_attention, phase_scores
-from mmlong.sparse.layout import KIND_ID, token_arrays
+from mmlong.models.layout import KIND_ID, token_arrays
 from mmlong.sparse.patterns.ashape import AShapeParams, ashape_part, resolve_ashape, trailing_dense_from
 from mmlong.sparse.patterns.base import HeadPlan, Part, Rule, chunk, merge_runs, positive
 from mmlong.sparse.permute import grid_order, phase_of

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from mmlong.sparse.estimate import last_q_attention, slash_scores, top_indices
-from mmlong.sparse.layout import KINDS, token_arrays
+from mmlong.models.layout import KINDS, token_arrays
 from mmlong.sparse.patterns.base import HeadPlan, Part, Rule, chunk, in_runs, merge_runs, positive
 
 
