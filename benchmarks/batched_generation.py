@@ -23,10 +23,9 @@ import torch
 
 
 def build(args):
-    from mmlong.api import PipelineConfig
     from mmlong.models.tiny import tiny_config, tiny_spec, tiny_tokenizer
     from mmlong.models.vision_inputs import VisionSpec
-    from mmlong.pipeline import Pipeline
+    from mmlong.pipeline import DirectPipeline, PipelineConfig
     from mmlong.pos_encodings.patch import apply
 
     cfg = tiny_config("qwen2_5_vl")
@@ -52,7 +51,7 @@ def build(args):
     spec = tiny_spec("qwen2_5_vl") if args.small else VisionSpec.for_family("qwen2_5_vl")
     conf = PipelineConfig(model="random-3B-shape", family="qwen2_5_vl", pos=args.pos, device=args.device,
                           dtype=args.dtype, max_new_tokens=args.new)
-    return Pipeline(model, tiny_tokenizer(), spec, model_family(), conf)
+    return DirectPipeline(model, tiny_tokenizer(), spec, model_family(), conf)
 
 
 def model_family():

@@ -6,6 +6,7 @@ transformers) until a function is used::
     import mmlong
     pipe = mmlong.load("tiny:qwen2_5_vl", pos="hope", gamma=0.75)
     print(pipe.ask("What happens at the start?", video="clip.mp4").text)
+    print(mmlong.resolve("tiny:qwen2_5_vl", budget="16k"))   # the settings load would use, no weights
 
     model = ...  # any loaded Qwen2-VL / Qwen2.5-VL / Qwen3-VL model
     mmlong.apply(model, pos="videorope")
@@ -17,20 +18,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["load", "apply", "remove", "MmlongError", "__version__"]
+__all__ = ["load", "resolve", "apply", "remove", "FrameSettings", "MmlongError", "__version__"]
 
 from mmlong.errors import MmlongError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mmlong.api import load
     from mmlong.adapters import apply, remove
+    from mmlong.api import load, resolve
+    from mmlong.video.settings import FrameSettings
 
 
 def __getattr__(name: str):
-    if name == "load":
-        from mmlong.api import load
+    if name in ("load", "resolve"):
+        from mmlong import api
 
-        return load
+        return getattr(api, name)
+    if name == "FrameSettings":
+        from mmlong.video.settings import FrameSettings
+
+        return FrameSettings
     if name in ("apply", "remove"):
         from mmlong import adapters
 

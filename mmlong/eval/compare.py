@@ -39,11 +39,22 @@ def find_results(paths) -> list[Path]:
     return found
 
 
+def _flat(config: dict) -> dict:
+    """Frame settings one level down: ``{"frames": {"budget": 8192}}`` -> ``{"frames.budget": 8192}``."""
+    out = dict(config)
+    frames = out.pop("frames", None)
+    if isinstance(frames, dict):
+        out.update({f"frames.{k}": v for k, v in frames.items()})
+    return out
+
+
 def run_labels(configs: list[dict]) -> list[str]:
     """Per run, ``"key=value, ..."`` of the scoring settings that differ between the runs.
 
-    Example: configs that differ only in ``pos`` give ``["pos=native", "pos=hope"]``.
+    Example: configs that differ only in ``pos`` give ``["pos=native", "pos=hope"]``; in the
+    budget, ``["frames.budget=None", "frames.budget=16384"]``.
     """
+    configs = [_flat(c) for c in configs]
     keys = sorted({k for c in configs for k in c} - set(RUN_LOCAL) - {"tasks", "data_dirs"})
     differing = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True, default=str) for c in configs}) > 1]
     return [", ".join(f"{k}={c.get(k)}" for k in differing) or "(same settings)" for c in configs]

@@ -4,7 +4,7 @@
     >>> sorted(schemes())[:3]
     ['hope', 'interleaved', 'mrope']
 
-See ``shared/specs/position-schemes.md`` for the formulas; ``registry.py`` for the list.
+Each rule's formula and a worked example are in ``positions.py``; ``registry.py`` lists the schemes.
 """
 
 from mmlong.pos_encodings.api import frequencies, position_ids, schemes

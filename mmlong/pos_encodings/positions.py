@@ -4,7 +4,7 @@ Each rule returns ``(pos, next_pos)``: ``pos`` is a float32 tensor of shape (3, 
 the (t, h, w) ids of every token of one unpadded sample, and ``next_pos`` is the id the next
 (generated) token gets on all three axes. Generation uses ``rope_delta = next_pos - L``.
 
-Worked example (position-schemes.md §1.2; vision start/end tokens left out): 3 text tokens,
+Worked example (vision start/end tokens left out): 3 text tokens,
 an image with LLM grid (1, 2, 3), 2 text, a (1, 1, 1) image, 2 text, a video (3, 2, 2),
 3 text. ``mrope`` gives::
 

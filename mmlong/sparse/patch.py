@@ -4,7 +4,7 @@
     model.generate(**inputs)           # prefill: per-head sparse attention; decode: SDPA
     mmlong.sparse.remove_prefill(model)
 
-How it hooks in (no modeling file copied, environment.md §9.4):
+How it hooks in (no modeling file copied; transformers 5.x attention and mask registries):
 
 * an attention function is registered under ``"mmlong_sparse"`` in transformers'
   ``AttentionInterface``, with ``sdpa_mask`` under the same name in

@@ -1,4 +1,4 @@
-"""The Grid permutation: video tokens sorted by phase first, frame second (sparse-prefill.md §2.1).
+"""The Grid permutation: video tokens sorted by phase first, frame second.
 
 Index a video's tokens by their in-video index ``x = t * g + r`` (frame t, phase r, stride g).
 The permutation pi sends ``(t, r)`` to ``(r, t)``: inside each video, tokens are ordered by

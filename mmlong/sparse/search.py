@@ -1,4 +1,4 @@
-"""Offline per-head pattern search (MMInference §1.6) and the patterns JSON.
+"""Offline per-head pattern search (MMInference's kernel-aware search) and the patterns JSON.
 
 For every layer, the model runs dense attention on one calibration sample (later layers see
 exact activations); for every head each candidate's recall — the share of the dense softmax

@@ -4,7 +4,7 @@
 
     from mmlong import video
 
-    clip = video.sample("talk.mp4", fps=1.0, max_frames=256, size=448)
+    clip = video.sample("talk.mp4", fps=1.0, max_frames=256, size=448)   # defaults: video.FrameSettings()
     clip.frames      # (N, H, W, 3) uint8 RGB
     clip.timestamps  # (N,) float64 seconds: the actual pts of each frame
 
@@ -20,17 +20,32 @@ from typing import TYPE_CHECKING
 
 from mmlong._lazy import lazy_exports
 
-__all__ = ["open", "sample", "Clip", "VideoSource"]
+__all__ = ["open", "sample", "decode_at", "Clip", "VideoSource", "FrameSettings"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from mmlong.video.sampling import Clip, sample
+    from mmlong.video.sampling import Clip, decode_at, sample
+    from mmlong.video.settings import FrameSettings
     from mmlong.video.source import VideoSource, open
 
 _HOMES = {
     "open": "mmlong.video.source",
     "VideoSource": "mmlong.video.source",
     "sample": "mmlong.video.sampling",
+    "decode_at": "mmlong.video.sampling",
     "Clip": "mmlong.video.sampling",
+    "FrameSettings": "mmlong.video.settings",
 }
 
-__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
+_lazy_getattr, __dir__ = lazy_exports(__name__, _HOMES, __all__)
+
+
+def __getattr__(name: str):
+    if name == "plan":  # moved: the frame planner is mmlong.tokens.plan
+        import warnings
+
+        warnings.warn("mmlong.video.plan moved to mmlong.tokens.plan; the old name will be removed in the next release",
+                      DeprecationWarning, stacklevel=2)
+        from mmlong.tokens import plan
+
+        return plan
+    return _lazy_getattr(name)

@@ -1,4 +1,4 @@
-"""Slot maps and per-axis extensions pinned to the spec's numbers (position-schemes.md §3, §4, §5, §8)."""
+"""Slot maps and per-axis extensions (PI, NTK, YaRN, M-RoPE++, HoPE, VideoRoPE) pinned to hand-computed numbers."""
 
 import math
 

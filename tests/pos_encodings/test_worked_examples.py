@@ -1,4 +1,4 @@
-"""Each scheme's ids pinned on the spec's hand-built layout (position-schemes.md §1.2, §2, §3.2, §5.2).
+"""Each scheme's ids pinned, id by id, on one hand-built layout (text, two images, a video, text).
 
 Layout (vision start/end tokens left out, as in the spec): 3 text; image LLM grid (1, 2, 3);
 2 text; image (1, 1, 1); 2 text; video (3, 2, 2); 3 text. Processor grids are the LLM grids
@@ -17,7 +17,7 @@ VID_GRIDS = torch.tensor([[3, 4, 4]])
 
 
 def spec_ids(ts_tokens: int = 0, frames: int = 3):
-    """The §1.2 sequence; with ts_tokens > 0 the video is split per frame (Qwen3-VL)."""
+    """The hand-built sequence; with ts_tokens > 0 the video is split per frame (Qwen3-VL)."""
     ids = [TEXT] * 3 + [IMG] * 6 + [TEXT] * 2 + [IMG] + [TEXT] * 2
     if ts_tokens:
         for _ in range(frames):

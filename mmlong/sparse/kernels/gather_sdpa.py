@@ -12,7 +12,7 @@ Grouped-query attention: the ``c`` query heads of one key/value head that share 
 folded into the query rows of one call (rows ``[head0 block, head1 block, ...]`` against the
 same keys), so keys are never copied per query head.
 
-Everything runs in float32 (bf16 masked SDPA is a trap on AVX2-only CPUs, spec §7.3).
+Everything runs in float32 (bf16 masked SDPA is slow and imprecise on AVX2-only CPUs).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Dense (causal) and A-shape / Tri-shape heads.
 
 A-shape keeps ``n_init`` sink keys and a local window of ``n_local`` keys; Tri-shape adds
-dense rows at the end (sparse-prefill.md §1.1). On inputs with images or video the rows
+dense rows at the end. On inputs with images or video the rows
 after the last visual token are always dense (the question), so an A-shape head runs as
 Tri-shape there. Nothing is estimated: the plan depends only on the layout.
 

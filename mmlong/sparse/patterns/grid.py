@@ -1,6 +1,6 @@
-"""Grid heads for video (MMInference §1.4), run through the phase-major permutation.
+"""Grid heads for video (MMInference's Grid pattern), run through the phase-major permutation.
 
-Kept set S(i) (sparse-prefill.md §1.4), with v_s = first video token (everything before is a
+Kept set S(i), with v_s = first video token (everything before is a
 sink), dense rows after the last visual token, phase ``r(j) = vidx(j) mod stride`` and P the
 kept phases of j's video:
 

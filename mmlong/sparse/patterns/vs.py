@@ -1,6 +1,6 @@
 """Vertical-Slash heads, plain (MInference) and modality-aware (Q-boundary, 2D-boundary).
 
-One implementation covers the three (sparse-prefill.md §1.2, §1.5):
+One implementation covers the three:
 
 * ``vs``: one (V, Delta) per head from the last ``last_q`` queries of the sequence;
 * ``q_boundary``: rows are grouped by modality; each group gets its own (V, Delta),
