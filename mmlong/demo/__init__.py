@@ -3,8 +3,11 @@
     mmlong demo                              # offline language route, http://127.0.0.1:7860
     mmlong demo --model tiny:qwen2_5_vl      # + the direct route (frames -> VLM), for smoke tests
 
-``session`` (upload checks, private temp dirs, cleanup) is light; ``app`` imports gradio
-only inside :func:`~mmlong.demo.app.build_app` (``pip install 'mmlong[ui]'``).
+Modules: ``session`` (upload checks, private temp dirs, cleanup), ``settings`` (the settings
+panel -> ``AskSettings``), ``store`` (the shared pipelines), ``planning`` (upload probe, token
+plan), ``answering`` (one question -> ``Result``: answer, citations, frame strip), ``views``
+(the page's text) are plain and need no gradio; ``app`` is the page and imports gradio only
+inside :func:`~mmlong.demo.app.build_app` (``pip install 'mmlong[ui]'``).
 """
 
 from mmlong.demo.session import Session, SessionManager, Upload, UploadError

@@ -72,7 +72,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=int, default=2048, help="largest accepted upload in MB (default 2048)")
     p.add_argument("--concurrency", type=int, default=1, help="questions answered at once (queue concurrency)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
-    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--max-new-tokens", type=int, default=None, help="answer length cap (default: the route's)")
     p.add_argument("--cache-dir", default=None,
                    help="keep the language route's stage-1 text here across runs (default: a private temp dir, "
                         "deleted with each session)")

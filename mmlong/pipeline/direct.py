@@ -129,6 +129,10 @@ class DirectPipeline:
         apply(self.model, pos, **opts)
         self.config = dataclasses.replace(self.config, pos=pos, pos_options=dict(opts))
 
+    def set_frames(self, frames) -> None:
+        """Use other frame settings (a FrameSettings or a dict of its fields) for the next questions; no reload."""
+        self.config = dataclasses.replace(self.config, frames=FrameSettings.of(frames))
+
     def _pages(self, document) -> list:
         from mmlong.docs import open_pdf
 

@@ -82,7 +82,7 @@ class FrameSettings:
     resolve the two that depend on other fields.
     """
 
-    fps: float | None = None  # frames per second to sample; None = DEFAULT_FPS (1.0) unless num_frames is set
+    fps: float | None = None  # frames per second to sample; None = DEFAULT_FPS (1.0; stored as None) unless num_frames is set
     num_frames: int | None = None  # a fixed frame count instead of fps (exclusive with fps)
     max_frames: int | None = None  # frame cap; None = DEFAULT_MAX_FRAMES (64), BUDGET_MAX_FRAMES (768) under a budget
     min_frames: int = DEFAULT_MIN_FRAMES  # lower clamp on the fps frame count (when the video has that many)
@@ -101,6 +101,8 @@ class FrameSettings:
         if self.fps is not None and not (isinstance(self.fps, numbers.Real) and not isinstance(self.fps, bool)
                                          and math.isfinite(self.fps) and self.fps > 0):
             raise MmlongError(f"fps must be a positive number, got {self.fps!r}; e.g. --fps 1")
+        if self.fps is not None and float(self.fps) == DEFAULT_FPS:
+            object.__setattr__(self, "fps", None)  # the default rate has one spelling, so equal settings compare equal
         _positive_int("num_frames", self.num_frames, "--num-frames")
         _positive_int("max_frames", self.max_frames, "--max-frames")
         _positive_int("min_frames", self.min_frames, "--min-frames")

@@ -4,12 +4,14 @@
   a generated 3-page PDF: right answers, cited times / pages, streaming, frame strip, stage-1
   reuse on the second question;
 * direct route with the tiny random VLM: the token plan shown before running equals the
-  tokens the model then sees, scheme switching, the sampled-frame strip, PDF pages.
+  frames and tokens the model then sees (with and without a budget), scheme switching in
+  place, the sampled-frame strip, PDF pages.
 
     python -m pytest tests/demo/test_demo_answers.py -q
 """
 
 import importlib.util
+import re
 import shutil
 
 import pytest
@@ -65,7 +67,7 @@ def sessions(tmp_path_factory):
 
 def upload(sessions, src, tmp_path, name):
     """What the page does with an upload: copy (the server's copy is moved away), adopt, probe."""
-    from mmlong.demo.app import probe
+    from mmlong.demo.planning import probe
 
     tmp = tmp_path / name
     shutil.copyfile(src, tmp)
@@ -76,7 +78,7 @@ def upload(sessions, src, tmp_path, name):
 
 @pytest.fixture(scope="module")
 def default_store(tmp_path_factory):
-    from mmlong.demo.app import store_for
+    from mmlong.demo.store import store_for
 
     return store_for("default", cache_dir=str(shared_dir(tmp_path_factory) / "cache"))
 
@@ -88,7 +90,9 @@ def _norm(s: str) -> str:
 @needs_default
 @needs_espeak
 def test_language_route_video(lecture, sessions, default_store, tmp_path):
-    from mmlong.demo.app import AskSettings, answer_question, cite_seconds, token_plan
+    from mmlong.demo.answering import answer_question, cite_seconds
+    from mmlong.demo.planning import token_plan
+    from mmlong.demo.settings import AskSettings
 
     s, up, meta = upload(sessions, lecture.path, tmp_path, "lecture.mp4")
     assert meta["has_audio"] and meta["duration"] == pytest.approx(lecture.duration, abs=1)
@@ -115,7 +119,9 @@ def test_language_route_video(lecture, sessions, default_store, tmp_path):
 
 @needs_default
 def test_language_route_pdf_cites_pages(sessions, default_store, tmp_path):
-    from mmlong.demo.app import AskSettings, answer_question, render_page, token_plan
+    from mmlong.demo.answering import answer_question, render_page
+    from mmlong.demo.planning import token_plan
+    from mmlong.demo.settings import AskSettings
 
     s, up, meta = upload(sessions, make_pdf(tmp_path / "src.pdf"), tmp_path, "notes.pdf")
     assert up.kind == "pdf" and meta["pages"] == 3
@@ -131,7 +137,7 @@ def test_language_route_pdf_cites_pages(sessions, default_store, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_store():
-    from mmlong.demo.app import store_for
+    from mmlong.demo.store import store_for
 
     return store_for("tiny:qwen2_5_vl", device="cpu")
 
@@ -145,29 +151,60 @@ def small_video(tmp_path_factory):
     return path
 
 
-def test_direct_route_plan_matches_what_the_model_sees(sessions, tiny_store, small_video, tmp_path):
-    from mmlong.demo.app import AskSettings, answer_question, token_plan
+def _planned(text: str) -> tuple[int, int]:
+    """(frames, visual tokens) of a direct-route plan line."""
+    m = re.search(r"(\d+) frames \(.*= (\d+)(?: / \d+)? visual tokens", text)
+    assert m, text
+    return int(m.group(1)), int(m.group(2))
 
-    s, up, meta = upload(sessions, small_video, tmp_path, "clip.mp4")
-    st = AskSettings(route="direct", budget="1k", fps=1.0, max_frames=8)
-    plan = token_plan(tiny_store, up, meta, st)
+
+@pytest.mark.parametrize("budget", ["1k", None], ids=["budget", "no-budget"])
+def test_direct_route_plan_matches_what_the_model_sees(sessions, tiny_store, small_video, tmp_path, budget):
+    from mmlong.demo.answering import answer_question
+    from mmlong.demo.planning import token_plan, video_plan
+    from mmlong.demo.settings import AskSettings
+    from mmlong.video.settings import FrameSettings
+
+    s, up, meta = upload(sessions, small_video, tmp_path, f"clip-{budget}.mp4")
+    st = AskSettings(route="direct", frames=FrameSettings(budget=budget, fps=1.0, max_frames=8))
+    plan = token_plan(tiny_store, up, meta, st)  # the first case plans before the model is loaded
     assert plan.startswith("**Direct route**") and "visual tokens" in plan, plan
     partial = []
     res = answer_question(tiny_store, up, "What color is the background?", st, on_text=partial.append)
     a = res.answer
     assert a.config["pos"] == "native" and a.tokens["generated"] >= 1 and partial
-    n = len(a.frame_times)
+    n, tokens = _planned(plan)
+    assert (n, tokens) == (len(a.frame_times), a.tokens["video"])  # the plan shown == what the model saw
     assert 2 <= n <= 8 and len(res.strip) == n
-    assert f"{n} frames" in plan and f"= {a.tokens['video']} " in plan  # the plan shown == tokens used
-    res2 = answer_question(tiny_store, up, "And now?", AskSettings(route="direct", pos="hope", budget=None,
-                                                                     fps=0.5, max_frames=4))
-    assert res2.answer.config["pos"] == "hope" and len(res2.answer.frame_times) == 4
-    assert tiny_store.loaded("direct").config.pos == "hope"  # re-patched in place, not reloaded
+    assert [round(t, 6) for t in a.config["plan"]["timestamps"]] == \
+        [round(t, 6) for t in video_plan(tiny_store, up, st).timestamps]
+    assert _planned(token_plan(tiny_store, up, meta, st)) == (n, tokens)  # planned from the loaded pipeline too
+    if budget:
+        assert tokens <= 1024 and "/ 1024 visual tokens" in plan
+    else:
+        assert "no budget" in plan
+
+
+def test_direct_route_scheme_switch_repatches_in_place(sessions, tiny_store, small_video, tmp_path):
+    from mmlong.demo.answering import answer_question
+    from mmlong.demo.settings import AskSettings
+    from mmlong.video.settings import FrameSettings
+
+    s, up, meta = upload(sessions, small_video, tmp_path, "switch.mp4")
+    answer_question(tiny_store, up, "Colors?", AskSettings(route="direct"))
+    pipe = tiny_store.loaded("direct")
+    res = answer_question(tiny_store, up, "And now?", AskSettings(route="direct", pos="hope",
+                                                                   frames=FrameSettings(fps=0.5, max_frames=4)))
+    assert res.answer.config["pos"] == "hope" and len(res.answer.frame_times) == 4
+    assert tiny_store.loaded("direct") is pipe and pipe.config.pos == "hope"  # re-patched in place, not reloaded
+    assert [cap.split()[1] for _, cap in res.strip] == ["#1", "#2", "#3", "#4"]
 
 
 def test_direct_route_pdf_pages(sessions, tiny_store, tmp_path):
     pytest.importorskip("pypdfium2", reason="needs mmlong[docs]")
-    from mmlong.demo.app import AskSettings, answer_question, token_plan
+    from mmlong.demo.answering import answer_question
+    from mmlong.demo.planning import token_plan
+    from mmlong.demo.settings import AskSettings
 
     s, up, meta = upload(sessions, make_pdf(tmp_path / "src.pdf"), tmp_path, "doc.pdf")
     st = AskSettings(route="direct")
@@ -180,7 +217,11 @@ def test_direct_route_pdf_pages(sessions, tiny_store, tmp_path):
 
 
 def test_errors_are_one_line(sessions, tiny_store, small_video, tmp_path):
-    from mmlong.demo.app import AskSettings, PipelineStore, answer_question, token_plan
+    from mmlong.demo.answering import answer_question
+    from mmlong.demo.planning import token_plan
+    from mmlong.demo.settings import AskSettings, from_page
+    from mmlong.demo.store import PipelineStore
+    from mmlong.video.settings import FrameSettings
 
     s, up, meta = upload(sessions, small_video, tmp_path, "again.mp4")
     with pytest.raises(MmlongError, match="type a question"):
@@ -188,6 +229,9 @@ def test_errors_are_one_line(sessions, tiny_store, small_video, tmp_path):
     text_only = PipelineStore(lambda route, **kw: None, "default")
     with pytest.raises(MmlongError, match="needs a Qwen-VL model"):
         answer_question(text_only, up, "What?", AskSettings(route="direct"))
-    assert token_plan(tiny_store, None, None, AskSettings()) .startswith("Upload a video")
-    bad = token_plan(tiny_store, up, meta, AskSettings(route="direct", budget="lots"))
+    assert token_plan(tiny_store, None, None, AskSettings()).startswith("Upload a video")
+    with pytest.raises(MmlongError, match="token budget"):  # the page shows it in the plan box
+        from_page("direct", "native", "lots", 1.0, 8, "off", "off")
+    bad = token_plan(tiny_store, up, meta, AskSettings(route="direct", frames=FrameSettings(budget=1)))
     assert bad.startswith("Plan unavailable:") and "\n" not in bad
+    assert token_plan(text_only, up, meta, AskSettings(route="direct")).startswith("Plan unavailable:")

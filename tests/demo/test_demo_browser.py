@@ -41,7 +41,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 SCREENSHOT_COPY = Path("/tmp/mmlong_demo_screenshot.png")
 SERVED: list[Path] = []  # gradio-cache copies shown by the first test (player, frame strip)
-# environment.md §11: the flags that render the Gradio page fully offline.
+# The flags that render the Gradio page fully offline (no background networking, no GPU, no sandbox as root).
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1400,1600")

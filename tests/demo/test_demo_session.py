@@ -157,11 +157,12 @@ def test_import_stays_light():
 
 
 def test_cite_labels_parse_back():
-    from mmlong.demo.app import cite_seconds
+    from mmlong.demo.answering import cite_page, cite_seconds
 
     assert cite_seconds("⏵ 00:01:05") == 65.0
     assert cite_seconds("⏵ 01:00:00") == 3600.0
     assert cite_seconds("page 3") is None
+    assert cite_page("page 3 cited") == 3 and cite_page("⏵ 00:01:05") is None
 
 
 def test_build_app_offline_without_launching(tmp_path):
@@ -185,23 +186,23 @@ def test_build_app_offline_without_launching(tmp_path):
 
 
 def test_session_close_forgets_cached_stage1_text(sessions, tmp_path):
-    from types import SimpleNamespace
+    from mmlong.demo.store import PipelineStore, forget_stage1
+    from mmlong.silvr.cache import StageCache, video_hash
 
-    from mmlong.demo.app import PipelineStore, _forget_stage1
-    from mmlong.silvr.cache import video_hash
+    def factory(route, **kw):  # forgetting needs no pipeline
+        raise AssertionError("nothing loads")
 
-    cache = tmp_path / "stage1"
-    cache.mkdir()
+    store = PipelineStore(factory, "default", cache_dir=str(tmp_path / "private"))
+    cache = StageCache(tmp_path / "private").dir  # where SilvrPipeline(cache_dir=...) keeps stage-1 text
+    assert store.stage1_dir() == cache
+    cache.mkdir(parents=True)
     s = sessions.open("a")
     up = s.adopt(_write(tmp_path / "a.mp4", MP4_HEAD))
     mine = cache / f"{video_hash(str(up.path))[:24]}-ocr-0123456789abcdef.json"
     other = cache / "0123456789abcdef01234567-ocr-0123456789abcdef.json"
     mine.write_text("{}")
     other.write_text("{}")
-    store = PipelineStore(lambda route, **kw: SimpleNamespace(cache=SimpleNamespace(dir=cache)), "default")
-    with store.lock:
-        store.get("silvr")
-    _forget_stage1(store, s, up)
+    forget_stage1(store, s, up)
     sessions.close("a")
     assert not mine.exists() and other.exists()
 

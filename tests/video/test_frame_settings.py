@@ -80,3 +80,16 @@ def test_bad_frame_flags_are_one_line_errors(flags, needle, tmp_path, capsys):
         assert main([*argv, *flags]) == 2
         err = capsys.readouterr().err.strip()
         assert needle in err and len(err.splitlines()) == 1 and err.startswith("mmlong: error:")
+
+
+def test_the_demo_panel_resolves_what_the_same_flags_resolve():
+    from mmlong.demo.settings import from_page, page_defaults
+
+    d = page_defaults()
+    page = lambda budget, fps, frames: from_page("direct", "native", budget, fps, frames, "off", "off",  # noqa: E731
+                                                  routes=("direct", "silvr")).frames
+    cli = lambda *flags: _entry_points(list(flags))["ask -> mmlong.load"]  # noqa: E731
+    assert page(d["budget"], d["fps"], d["max_frames"]) == cli() == FrameSettings()
+    assert page("8k", 2, 12) == cli("--budget", "8k", "--fps", "2", "--max-frames", "12")
+    assert page("8k", d["fps"], 768) == cli("--budget", "8k")  # the slider at the budget's default cap: not set
+    assert page("off", 1.0, 100) == cli("--max-frames", "100")
