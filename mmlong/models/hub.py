@@ -198,10 +198,10 @@ def describe(model: Any) -> ModelInfo:
             fam = family_of(rest)
             return ModelInfo(rest, fam.name, VisionSpec.for_family(fam), None, fam.per_frame_timestamps)
         return _from_hub(rest)
-    spec = getattr(model, "spec", None)
-    inner = getattr(model, "model", None)
-    if isinstance(spec, VisionSpec) and inner is not None and hasattr(inner, "config"):  # a direct-route pipeline
-        return _from_config(getattr(getattr(model, "config", None), "model", "pipeline"), inner.config, spec)
+    from mmlong.pipeline.direct import DirectPipeline
+
+    if isinstance(model, DirectPipeline):
+        return _from_config(model.config.model, model.model.config, model.spec)
     config = getattr(model, "config", model)
     if getattr(config, "model_type", None) is None:
         raise MmlongError(f"cannot read a Qwen-VL model from {type(model).__name__}; pass a hub id, a local "

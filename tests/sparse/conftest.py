@@ -11,13 +11,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    """A 4 s, 4 fps, 64x64 H.264 clip with frame indices in its pixels."""
-    from mmlong.data.synth_video import write_test_video
-
-    path = tmp_path_factory.mktemp("sparse") / "clip.mp4"
-    write_test_video(str(path), seconds=4, fps=4, size=(64, 64))
-    return str(path)
