@@ -141,7 +141,7 @@ def main() -> None:
         "benchmark": "token_reduction",
         "video": {"path": str(path), "seconds": args.seconds, "fps": args.video_fps, "size": [360, 640],
                   "slide_changes_s": list(lec.change_times), "write_s": round(write_s, 2)},
-        "plan": {"budget": p.budget.max_visual_tokens, "frames": p.frames, "height": p.height, "width": p.width,
+        "plan": {"budget": p.budget, "frames": p.frames, "height": p.height, "width": p.width,
                  "tokens_per_frame": p.tokens_per_frame, "total_tokens": p.total_tokens, "plan_s": round(plan_s, 3),
                  "sample_s": round(sample_s, 2), "inputs_s": round(inputs_s, 2)},
         "reducers": results,

@@ -49,23 +49,3 @@ class PosContext:
             mrope_section=tuple(int(s) for s in rp.get("mrope_section", default_sec)),
             max_position_embeddings=int(getattr(tc, "max_position_embeddings", 32768)),
         )
-
-    @property
-    def image_token_id(self) -> int:
-        return self.tokens.image_token_id
-
-    @property
-    def video_token_id(self) -> int:
-        return self.tokens.video_token_id
-
-    @property
-    def spatial_merge_size(self) -> int:
-        return self.tokens.spatial_merge_size
-
-    @property
-    def temporal_patch_size(self) -> int:
-        return self.tokens.temporal_patch_size
-
-    @property
-    def per_frame_blocks(self) -> bool:
-        return bool(self.tokens.per_frame_blocks)

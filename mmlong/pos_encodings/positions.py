@@ -54,7 +54,7 @@ def mrope_positions(layout: Layout, ctx: PosContext, opts: PosOptions, *, abs_ti
             p = _fill_text(out, b, p)
             continue
         k, r, c = _grid(b)
-        if abs_time and b.kind == "video" and not ctx.per_frame_blocks and b.grid[0] > 1:
+        if abs_time and b.kind == "video" and not ctx.tokens.per_frame_blocks and b.grid[0] > 1:
             if b.patch_seconds is None:
                 raise MmlongError(
                     "mrope_abs_time needs second_per_grid_ts or video_timestamps for each video; "

@@ -96,5 +96,5 @@ def test_budget_caps_the_pinned_frames_tokens(tmp_path, lvb):
         return [s["token_counts"]["video"] for s in read_jsonl(tmp_path / DIR / f"{run_id}_samples_longvideobench_val_v.jsonl")]
 
     free = video_tokens("free")
-    capped = video_tokens("capped", budget="12")
+    capped = video_tokens("capped", frames={"budget": "12"})
     assert all(f > 12 for f in free) and all(0 < c <= 12 for c in capped)

@@ -1,6 +1,7 @@
 """LongVideoBench: official frames and interleaving, oracle 100%, random near chance, breakdowns, submission."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -89,6 +90,8 @@ def test_interleaved_input_reaches_the_model_in_order(lvb):
     seen = {}
 
     class Pipe:  # records what Pipeline.ask receives, answers with a real tiny-model build
+        config = SimpleNamespace(model="recorder", route="direct")
+
         def ask(self, question, video=None, images=None, max_new_tokens=None):
             from mmlong.models.vision_inputs import build_inputs
 
