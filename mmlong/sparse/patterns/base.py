@@ -78,16 +78,11 @@ class Rule:
     window: int = 1
     dense_from: int = 1 << 62
 
-    def trivial(self, qmin: int, qmax: int, kmin: int, kmax: int) -> bool:
-        """True when every (q, k) with q in [qmin, qmax], k in [kmin, kmax] is kept."""
-        if self.kind == "causal":
-            return kmax <= qmin
-        if self.kind == "ashape":
-            return kmax <= qmin and (qmin >= self.dense_from or kmax < self.sink or qmax - kmin < self.window)
-        return qmin - kmax >= self.window and kmin >= self.sink
-
     def trivial_vec(self, qmin: int, qmax: int, kmin: torch.Tensor, kmax: torch.Tensor) -> torch.Tensor:
-        """:meth:`trivial` for many key chunks at once: (c,) bool from per-chunk (c,) bounds."""
+        """Per key chunk, True when every (q, k) with q in [qmin, qmax] and k in the chunk's [kmin, kmax] is kept.
+
+        ``kmin`` / ``kmax``: (c,) per-chunk bounds; returns (c,) bool.
+        """
         if self.kind == "causal":
             return kmax <= qmin
         if self.kind == "ashape":
