@@ -109,9 +109,11 @@ class SilvrPipeline:
             got = self.cache.get(vh, d.key())
             if got is None:
                 bar = _bar(f"stage 1: {d.name}", self.progress)
-                got = d.describe(video, progress=bar)
-                if bar:
-                    bar.close()
+                try:
+                    got = d.describe(video, progress=bar)
+                finally:  # an error line must not land on the same line as an unfinished bar
+                    if bar:
+                        bar.close()
                 self.cache.put(vh, d.key(), got)
             timings[f"{d.name}_s"] = time.perf_counter() - t0
             total = got if total is None else total.merged(got)
