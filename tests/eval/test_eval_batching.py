@@ -21,7 +21,7 @@ def _cfg(out, lvb, **kw):
                 log_samples=True, data_dirs={t: str(lvb) for t in TASKS[1:3]},
                 task_options={"mmneedle": {"m": 2, "n": 2, "size": 28, "n_seq": 6},
                               "vniah_synth": {"lengths": (4, 6), "depths": (0.0, 0.5, 1.0), "size": 64,
-                                              "max_frames": 4, "data_dir": str(out / "vn")},
+                                              "samples_per_cell": 1, "data_dir": str(out / "vn")},
                               "longvideobench_val_v": {"max_frames": 4}, "longvideobench_val_i": {"max_frames": 4}})
     return EvalConfig(**{**base, **kw})
 

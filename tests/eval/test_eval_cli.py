@@ -61,10 +61,11 @@ def test_end_to_end_resume_latest_and_rescore(tmp_path, capsys):
     base = ["eval", "--model", "oracle", "--tasks", "mmneedle,vniah_synth", "--output_path", str(tmp_path),
             "--log_samples", "--batch_size", "2", *NEEDLE, "--task-opt", "vniah_synth.lengths=4",
             "--task-opt", "vniah_synth.depths=0.5", "--task-opt", "vniah_synth.size=64",
+            "--task-opt", "vniah_synth.samples_per_cell=1",
             "--data-dir", f"vniah_synth={tmp_path / 'vn'}", "--run-id", "run1"]
     assert main(base) == 0
     out = capsys.readouterr().out
-    assert "|mmneedle|1|none|0|exact_acc|↑|1.0000|" in out and "|vniah_synth|1|none|0|acc|↑|1.0000|" in out
+    assert "|mmneedle|2|none|0|exact_acc|↑|1.0000|" in out and "|vniah_synth|2|none|0|acc|↑|1.0000|" in out
     res = json.loads((tmp_path / "oracle" / "run1_results.json").read_text())
     assert res["config"]["batch_size"] == 2 and res["config"]["log_samples"] is True
     # resume with no id continues the latest run: nothing left to do, same metrics

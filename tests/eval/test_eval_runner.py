@@ -10,7 +10,7 @@ from mmlong.eval.output import VOLATILE, read_jsonl
 from mmlong.data.benchmark_files import write_longvideobench
 
 NEEDLE = {"mmneedle": {"m": 2, "n": 2, "size": 16, "n_seq": 12}}
-VNIAH = {"lengths": (4,), "depths": (0.0, 0.5, 1.0), "size": 64, "max_frames": 8}
+VNIAH = {"lengths": (4,), "depths": (0.0, 0.5, 1.0), "size": 64, "samples_per_cell": 1}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_layout_and_results_contents(tmp_path, lvb):
     res = json.loads((d / "r1_results.json").read_text())
     assert res["status"] == "complete" and res["run_id"] == "r1"
     assert "exact_acc,none" in res["results"]["mmneedle"] and "exact_acc_stderr,none" in res["results"]["mmneedle"]
-    assert res["versions"] == {"mmneedle": "1", "longvideobench_val_v": "1", "vniah_synth": "1"}
+    assert res["versions"] == {"mmneedle": "2", "longvideobench_val_v": "1", "vniah_synth": "2"}
     assert set(res["task_hashes"]) == set(res["versions"]) and all(len(h) == 64 for h in res["task_hashes"].values())
     assert res["configs"]["mmneedle"]["options"]["m"] == 2 and res["config"]["model"] == "random"
     assert res["packages"]["torch"] and "git_hash" in res

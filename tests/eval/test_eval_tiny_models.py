@@ -30,7 +30,7 @@ def test_every_scheme_every_task(i, scheme, data, tmp_path):
     cfg = EvalConfig(model=f"tiny:{family}", pos=scheme, tasks=tasks, limit=2, max_new_tokens=3, batch_size=1 + i % 2,
                      output_path=str(tmp_path), data_dirs={t: str(data / "lvb") for t in TASKS[1:4]},
                      task_options={"mmneedle": {"m": 2, "n": 2, "size": 28, "n_seq": 2},
-                                   "vniah_synth": {"lengths": (4,), "depths": (0.25, 0.75), "size": 64, "max_frames": 4,
+                                   "vniah_synth": {"lengths": (4,), "depths": (0.25, 0.75), "size": 64, "samples_per_cell": 1,
                                                    "data_dir": str(data / "vn")},
                                    "videowebarena_qa": {"video_dir": str(data / "media"), "max_frames": 4},
                                    "longvideobench_val_v": {"max_frames": 4}, "longvideobench_test_v": {"max_frames": 4},

@@ -1,12 +1,16 @@
-"""vniah_synth: generated needle videos, accuracy by depth x length, heatmap PNG."""
+"""vniah_synth v2: what / when / order needles in generated videos, every frame sampled, heatmaps."""
 
+import random
+
+import numpy as np
 import pytest
 
+from mmlong.data.vniah import CHANCE, draw_doc, write_dataset
 from mmlong.errors import MmlongError
 from mmlong.eval import EvalConfig, evaluate
 from mmlong.eval.tasks import get_task
 
-OPTS = {"lengths": (6, 12), "depths": (0.0, 0.5, 1.0), "size": 64, "max_frames": 16}
+OPTS = {"lengths": (6, 12), "depths": (0.1, 0.5, 0.9), "size": 64, "samples_per_cell": 2}
 
 
 def _run(model, tmp_path, out=True, **opts):
@@ -15,23 +19,44 @@ def _run(model, tmp_path, out=True, **opts):
                                task_options=opts), echo=False)
 
 
-def test_needle_is_in_the_video_at_its_depth(tmp_path):
+def _needle_frames(clip) -> list[int]:
+    white = [float((f > 240).mean()) for f in clip.frames]  # a needle frame has a white background
+    return [i for i, w in enumerate(white) if w > 0.3]
+
+
+def test_every_frame_is_sampled_and_the_needles_are_where_the_doc_says(tmp_path):
     task = get_task("vniah_synth", **OPTS, data_dir=str(tmp_path / "v"))
     docs = task.docs()
-    assert [d.doc_id for d in docs] == ["L6_d000", "L6_d050", "L6_d100", "L12_d000", "L12_d050", "L12_d100"]
-    d = docs[2]  # depth 1.0 of a 6 s video: the needle is the last second
-    assert d.data["needle_start"] == 5.0
-    _, clip = task.request(d).load()
-    white = [float((f > 240).mean()) for f in clip.frames]  # the needle frame has a white background
-    assert max(range(len(white)), key=white.__getitem__) == len(white) - 1 and white[-1] > 0.5
-    assert sum(w > 0.5 for w in white) == 1
+    assert len(docs) == 3 * 2 * 3 * 2 and docs[0].doc_id == "what_L6_d010_000"
+    for d in (docs[0], docs[13], docs[-1]):  # a what, a when and an order doc
+        _, clip = task.request(d).load()
+        assert len(clip) == d.data["length"]  # 1 fps, no cap: a length is a frame count
+        assert _needle_frames(clip) == [s for s, _, _ in d.data["needles"]]
 
 
-def test_oracle_random_breakdown_and_heatmap(tmp_path):
+def test_answers_follow_the_needles():
+    for seed in range(40):
+        rng = random.Random(seed)
+        when = draw_doc("when", 20, rng.uniform(0, 1), rng)
+        (s, _, _), = when["needles"]
+        assert when["answer"] == str(int(5 * (s + 0.5) / 20) + 1) and when["answer"] in when["choices"]
+        order = draw_doc("order", 20, rng.uniform(0, 1), rng)
+        (s1, a, _), (s2, b, _) = order["needles"]
+        assert s1 < s2 and a != b and order["answer"] == a and sorted(order["choices"]) == sorted([a, b])
+    # the default depths are centres of fifths: with the default jitter the answer is the depth's fifth
+    for depth, fifth in zip((0.1, 0.3, 0.5, 0.7, 0.9), "12345"):
+        for length in (16, 32, 64, 128):
+            for seed in range(20):
+                assert draw_doc("when", length, depth, random.Random(seed))["answer"] == fifth
+
+
+def test_oracle_is_perfect_random_is_near_chance_and_heatmaps(tmp_path):
     r = _run("oracle", tmp_path)
-    assert r["results"]["vniah_synth"]["acc,none"] == 1.0
-    assert r["breakdowns"]["vniah_synth"]["acc_by_length_depth"] == {
-        "6": {"0.00": 1.0, "0.50": 1.0, "1.00": 1.0}, "12": {"0.00": 1.0, "0.50": 1.0, "1.00": 1.0}}
+    res = r["results"]["vniah_synth"]
+    assert res["acc,none"] == res["acc_what,none"] == res["acc_when,none"] == res["acc_order,none"] == 1.0
+    table = r["breakdowns"]["vniah_synth"]["acc_by_kind_length_depth"]
+    assert table["when"] == {"6": {"0.10": 1.0, "0.50": 1.0, "0.90": 1.0}, "12": {"0.10": 1.0, "0.50": 1.0, "0.90": 1.0}}
+    assert r["breakdowns"]["vniah_synth"]["chance"] == CHANCE
     heat = r["files"]["vniah_synth"].get("heatmap")
     try:
         import matplotlib  # noqa: F401
@@ -40,8 +65,23 @@ def test_oracle_random_breakdown_and_heatmap(tmp_path):
     else:
         png = tmp_path / "out" / "oracle" / heat
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
-    rnd = _run("random", tmp_path, out=False, lengths=(6, 8, 10, 12), needle="text")
-    assert rnd["results"]["vniah_synth"]["acc,none"] <= 0.5  # chance 1/10 over 12 docs
+    rnd = _run("random", tmp_path, out=False, lengths=(6, 8), samples_per_cell=10)
+    acc = rnd["results"]["vniah_synth"]
+    assert acc["acc_what,none"] < 0.45 and acc["acc_when,none"] < 0.45 and acc["acc_order,none"] < 0.8
+
+
+def test_training_data_never_repeats_an_eval_video(tmp_path):
+    task = get_task("vniah_synth", lengths=(16,), samples_per_cell=4, data_dir=str(tmp_path / "v"))
+    evals = {tuple(map(tuple, d.data["needles"])) + (d.data["haystack_seed"],) for d in task.docs()}
+    jsonl = write_dataset(tmp_path / "train", 30, length=16, seed=1)
+    import json
+
+    rows = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert len(rows) == 30 and {r["kind"] for r in rows} == {"what", "when", "order"}
+    assert rows[0]["messages"][0]["content"].startswith("<video>") and (tmp_path / "train" / rows[0]["videos"][0]).exists()
+    names = {r["videos"][0] for r in rows}
+    assert len(names) == 30 and not any(f"seed{d.data['haystack_seed']}.mp4" in n for d in task.docs() for n in names)
+    assert evals  # the eval docs exist and none of their (needles, haystack) pairs were written for training
 
 
 def test_bad_options():
@@ -49,3 +89,8 @@ def test_bad_options():
         get_task("vniah_synth", needle="sound")
     with pytest.raises(MmlongError, match="depths"):
         get_task("vniah_synth", depths=(1.5,))
+    with pytest.raises(MmlongError, match="question kinds must be from what, when, order"):
+        get_task("vniah_synth", question=("who",))
+    with pytest.raises(MmlongError, match="too short"):
+        draw_doc("order", 1, 0.5, random.Random(0))
+    assert np.isclose(sum(CHANCE.values()), 1 / 6 + 1 / 5 + 1 / 2)

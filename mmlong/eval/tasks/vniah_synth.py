@@ -1,11 +1,16 @@
-"""vniah_synth: a needle frame (a drawn shape or word) inside a long generated video.
+"""vniah_synth: needle frames (drawn shapes or words) in a generated video; what, when and in what order.
 
-Each doc is one (video length, needle depth) cell: a haystack of distractor frames at
-``fps`` with the needle shown for ``needle_seconds`` at ``depth * length``, asked as a
-closed-set question (chance = 1 / number of choices). Videos are generated once into
-``data_dir`` (default ``.mmlong_cache/eval/vniah_synth``) and reused. Metric ``acc``;
-``finalize`` draws the accuracy heatmap (depth x length) as ``<run>_vniah_synth_heatmap.png``
-(needs matplotlib: ``pip install 'mmlong[plot]'``).
+Each doc is one question about one haystack video (see :mod:`mmlong.data.vniah`): ``what``
+needle was shown (needs no positions; chance 1/6 for shapes), in ``when`` — which fifth of the
+video (chance 1/5), or which of two needles came first (``order``, chance 1/2). Docs are cells
+of kind x length x depth, ``samples_per_cell`` each. The video is sampled at ``fps`` with no
+frame cap, so a length of L seconds is L * fps frames and the needle is always among them.
+Videos are generated once into ``data_dir`` (default ``.mmlong_cache/eval/vniah_synth``) and
+reused. Metrics: ``acc`` and ``acc_<kind>``; ``finalize`` draws one accuracy heatmap (depth x
+length) per kind as ``<run>_vniah_synth_heatmap.png`` (needs matplotlib: ``mmlong[plot]``).
+The defaults are the training setup of the shipped ``tiny-vniah:SCHEME`` models (16 s at
+1 fps, 96 px), so ``mmlong eval --model tiny-vniah:hope --tasks vniah_synth`` evaluates them at
+their training length, 200 docs per kind.
 """
 
 from __future__ import annotations
@@ -16,148 +21,113 @@ from pathlib import Path
 
 import numpy as np
 
+from mmlong.data.vniah import CHANCE, KINDS, WORDS, draw_doc, video_name, write_haystack
 from mmlong.errors import MmlongError
-from mmlong.eval.tasks.mmneedle_haystack import COLOURS, SHAPES, render_scene
 from mmlong.eval.tasks.base import Doc, Request, Task, doc_rng, mean_metrics
-
-WORDS = ("apple", "banana", "cherry", "grape", "lemon", "mango", "melon", "peach", "plum", "kiwi")
-
-
-def _needle_image(kind: str, answer: str, colour: str, size: int) -> np.ndarray:
-    from PIL import Image, ImageDraw
-
-    if kind == "shape":
-        return np.asarray(render_scene("white", ((answer, colour, "center"),), size).resize((size, size)))
-    img = Image.new("RGB", (size, size), (250, 250, 250))
-    draw = ImageDraw.Draw(img)
-    draw.text((size * 0.08, size * 0.4), answer.upper(), fill=COLOURS[colour], font_size=max(10, size // 6))
-    return np.asarray(img)
-
-
-def write_haystack(path: Path, seconds: int, fps: float, size: int, needle: np.ndarray, t0: float, dur: float, seed: int):
-    """H.264 mp4: one smooth random colour field per second, the needle frame during [t0, t0 + dur)."""
-    import av
-    from fractions import Fraction
-
-    rng = np.random.default_rng(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.mp4")
-    n = max(1, int(round(seconds * fps)))
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    with av.open(str(tmp), "w", format="mp4") as box:
-        rate = Fraction(fps).limit_denominator(1001)
-        stream = box.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "23"})
-        stream.height = stream.width = size
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.time_base = 1 / rate
-        frame_img = None
-        for i in range(n):
-            t = i / float(rate)
-            if t0 <= t < t0 + dur:
-                img = needle
-            else:
-                if frame_img is None or i % max(1, int(round(fps))) == 0:
-                    a, b, c = rng.uniform(40, 215, size=(3, 3))
-                    frame_img = np.stack([a[k] + (b[k] - a[k]) * xx + (c[k] - a[k]) * yy for k in range(3)], -1)
-                img = frame_img.astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            frame.pts = i
-            box.mux(stream.encode(frame.reformat(format="yuv420p")))
-        box.mux(stream.encode(None))
-    tmp.replace(path)
 
 
 class VNiahSynth(Task):
     name = "vniah_synth"
-    summary = "Synthetic video needle: a drawn needle frame in a long generated video; depth x length heatmap"
-    version = "1"
-    metrics = ("acc",)
+    summary = "Synthetic video needles: what, when (which fifth) and order of drawn needle frames; heatmaps"
+    version = "2"
+    metrics = ("acc", "acc_what", "acc_when", "acc_order")
 
     @dataclass(frozen=True)
     class Options:
         """Synthetic video needle-in-a-haystack settings."""
 
         data_dir: str | None = None  # where the generated videos live; None = .mmlong_cache/eval/vniah_synth
-        lengths: tuple = (60, 300, 900)  # video lengths in seconds
-        depths: tuple = (0.0, 0.25, 0.5, 0.75, 1.0)  # needle position as a fraction of the length
-        needle: str = "shape"  # "shape" (drawn shape; 6 choices) or "text" (a word; 10 choices)
-        fps: float = 1.0  # haystack frame rate (the needle lasts needle_seconds)
-        needle_seconds: float = 1.0  # how long the needle is shown
+        question: tuple = KINDS  # question kinds: what (chance 1/6), when (which fifth, 1/5), order (1/2)
+        lengths: tuple = (16,)  # video lengths in seconds (frames at 1 fps)
+        depths: tuple = (0.1, 0.3, 0.5, 0.7, 0.9)  # needle place as a fraction of the length (centres of fifths)
+        samples_per_cell: int = 40  # docs per kind x length x depth
+        needle: str = "shape"  # "shape" (6 drawn shapes) or "text" (10 words)
+        fps: float = 1.0  # haystack frame rate = sampling rate (no frame cap)
+        needle_seconds: float = 1.0  # how long a needle is shown
         size: int = 96  # frame side in pixels
-        max_frames: int = 64  # frames sampled (uniformly, mmlong.video.sample at fps) per video
         seed: int = 0  # needle and distractor draws
-        max_new_tokens: int = 16  # answer length cap
+        max_new_tokens: int = 8  # answer length cap
 
     def __init__(self, options=None, **kwargs):
-        if "lengths" in kwargs and not isinstance(kwargs["lengths"], (tuple, list)):
-            kwargs["lengths"] = (kwargs["lengths"],)
-        if "depths" in kwargs and not isinstance(kwargs["depths"], (tuple, list)):
-            kwargs["depths"] = (kwargs["depths"],)
+        for key in ("lengths", "depths", "question"):
+            if key in kwargs and not isinstance(kwargs[key], (tuple, list)):
+                kwargs[key] = (kwargs[key],)
         super().__init__(options, **kwargs)
         o = self.options
         if o.needle not in ("shape", "text"):
             raise MmlongError(f"vniah_synth needle must be shape or text (got {o.needle!r})")
-        if any(not 0 <= d <= 1 for d in o.depths) or any(L <= 0 for L in o.lengths):
-            raise MmlongError("vniah_synth depths must be in [0, 1] and lengths > 0 seconds")
+        if any(not 0 <= d <= 1 for d in o.depths) or any(int(L) != L or L <= 0 for L in o.lengths):
+            raise MmlongError("vniah_synth depths must be in [0, 1] and lengths whole seconds > 0")
+        if bad := [k for k in o.question if k not in KINDS]:
+            raise MmlongError(f"vniah_synth question kinds must be from {', '.join(KINDS)} (got {', '.join(bad)})")
+        if o.samples_per_cell < 1:
+            raise MmlongError("vniah_synth samples_per_cell must be >= 1")
 
     @property
     def choices(self) -> tuple:
-        return SHAPES if self.options.needle == "shape" else WORDS
+        """Every answer a doc may have (the union over kinds)."""
+        names = ("circle", "square", "triangle", "diamond", "cross", "ring") if self.options.needle == "shape" else WORDS
+        return (*names, "1", "2", "3", "4", "5")
 
     def docs(self) -> list[Doc]:
         o, out = self.options, []
-        for length in o.lengths:
-            for depth in o.depths:
-                rng = doc_rng(o.seed, "vniah", length, depth, o.needle)
-                start = min(float(depth) * length, max(0.0, length - o.needle_seconds))
-                data = {"length": length, "depth": float(depth), "needle": o.needle, "answer": rng.choice(self.choices),
-                        "colour": rng.choice([c for c in COLOURS if c != "yellow"]), "needle_start": round(start, 3),
-                        "fps": o.fps, "size": o.size, "seed": o.seed}
-                out.append(Doc(f"L{length}_d{int(round(depth * 100)):03d}", data))
+        for kind in o.question:
+            for length in o.lengths:
+                for depth in o.depths:
+                    for j in range(o.samples_per_cell):
+                        key = (kind, int(length), float(depth), j, o.needle)
+                        doc = draw_doc(kind, int(length), float(depth), doc_rng(o.seed, "vniah", *key), needle=o.needle)
+                        doc.update(fps=o.fps, size=o.size, needle_kind=o.needle,
+                                   haystack_seed=doc_rng(o.seed, "vniah-haystack", *key).randrange(2**31))
+                        out.append(Doc(f"{kind}_L{int(length)}_d{int(round(depth * 100)):03d}_{j:03d}", doc))
         return out
 
     def _video(self, d: dict) -> Path:
         root = Path(self.options.data_dir or ".mmlong_cache/eval/vniah_synth")
-        path = root / (f"haystack_{d['length']}s_{d['fps']}fps_{d['size']}px_{d['needle']}_{d['answer']}_{d['colour']}"
-                       f"_at{d['needle_start']}_seed{d['seed']}.mp4")
+        path = root / video_name(d, fps=d["fps"], size=d["size"], needle=d["needle_kind"], seed=d["haystack_seed"])
         if not path.exists():
-            needle = _needle_image(d["needle"], d["answer"], d["colour"], d["size"])
-            write_haystack(path, d["length"], d["fps"], d["size"], needle, d["needle_start"],
-                           self.options.needle_seconds, d["seed"])
+            write_haystack(path, d, fps=d["fps"], size=d["size"], needle=d["needle_kind"],
+                           needle_seconds=self.options.needle_seconds, seed=d["haystack_seed"])
         return path
 
     def request(self, doc: Doc) -> Request:
         from mmlong.video import sample
 
         d, o = doc.data, self.options
-        what = "a large coloured shape on a white background" if d["needle"] == "shape" else "a word in large letters"
-        ask = "What shape is it?" if d["needle"] == "shape" else "What is the word?"
-        text = f"One frame of this video shows {what}. {ask} Answer with one word from: {', '.join(self.choices)}."
-        return Request(text=text, video=lambda: sample(str(self._video(d)), fps=o.fps, max_frames=o.max_frames),
-                       max_new_tokens=o.max_new_tokens, choices=self.choices, oracle=d["answer"],
-                       media={"length_s": d["length"], "depth": d["depth"]})
+        frames = max(1, int(round(d["length"] * d["fps"])))  # every frame: no cap
+        return Request(text=d["question"], video=lambda: sample(str(self._video(d)), fps=d["fps"], max_frames=frames),
+                       max_new_tokens=o.max_new_tokens, choices=tuple(d["choices"]), oracle=d["answer"],
+                       media={"length_s": d["length"], "depth": d["depth"], "kind": d["kind"],
+                              "needles": [list(n) for n in d["needles"]]})
 
     def reference(self, doc: Doc) -> tuple[str, dict]:
         d = doc.data
-        return d["answer"], {"answer": d["answer"], "length": d["length"], "depth": d["depth"],
-                             "choices": list(self.choices)}
+        return d["answer"], {"answer": d["answer"], "kind": d["kind"], "length": d["length"], "depth": d["depth"],
+                             "choices": list(d["choices"])}
 
     def score(self, ref: dict, response, *, seed: int = 0, doc_id: str = "") -> dict:
+        kind = ref.get("kind", "what")
+        out = {f"acc_{k}": None for k in KINDS}
         if response is None:
-            return {"acc": 0, "parsed": None}
-        words = re.findall(r"[a-z]+", response.lower())
+            return {"acc": 0, **out, f"acc_{kind}": 0, "parsed": None}
+        words = re.findall(r"[a-z]+|\d+", response.lower())
         found = next((w for w in words if w in ref["choices"]), None)
-        return {"acc": int(found == ref["answer"]), "parsed": found}
+        right = int(found == ref["answer"])
+        return {"acc": right, **out, f"acc_{kind}": right, "parsed": found}
 
     def aggregate(self, samples: list[dict]) -> tuple[dict, dict]:
         grid: dict = {}
         for s in samples:
-            grid.setdefault(str(s["ref"]["length"]), {}).setdefault(f"{s['ref']['depth']:.2f}", []).append(s["acc"])
-        table = {L: {d: sum(v) / len(v) for d, v in sorted(row.items())} for L, row in grid.items()}
-        return mean_metrics(samples, ["acc"]), {"acc_by_length_depth": table}
+            ref = s["ref"]
+            cell = grid.setdefault(ref.get("kind", "what"), {}).setdefault(str(ref["length"]), {})
+            cell.setdefault(f"{ref['depth']:.2f}", []).append(s["acc"])
+        table = {kind: {L: {d: sum(v) / len(v) for d, v in sorted(row.items())} for L, row in rows.items()}
+                 for kind, rows in grid.items()}
+        chance = {k: (1 / len(WORDS) if k == "what" and self.options.needle == "text" else CHANCE[k]) for k in grid}
+        return mean_metrics(samples, list(self.metrics)), {"acc_by_kind_length_depth": table, "chance": chance}
 
     def finalize(self, samples: list[dict], files) -> dict:
-        """The depth x length accuracy heatmap (skipped with a warning without matplotlib)."""
+        """Accuracy heatmaps (depth x length), one panel per kind (skipped with a warning without matplotlib)."""
         try:
             import matplotlib
 
@@ -169,23 +139,23 @@ class VNiahSynth(Task):
             print("mmlong: warning: vniah_synth heatmap skipped: install matplotlib (pip install 'mmlong[plot]')",
                   file=sys.stderr)
             return {}
-        table = self.aggregate(samples)[1]["acc_by_length_depth"]
-        lengths = sorted(table, key=float)
-        depths = sorted({d for row in table.values() for d in row}, key=float)
-        acc = np.array([[table[L].get(d, np.nan) for L in lengths] for d in depths], dtype=float)
-        fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(lengths), 1.0 + 0.5 * len(depths)))
-        im = ax.imshow(acc, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
-        ax.set_xticks(range(len(lengths)), [f"{L}s" for L in lengths])
-        ax.set_yticks(range(len(depths)), [f"{float(d):.0%}" for d in depths])
-        ax.set_xlabel("video length")
-        ax.set_ylabel("needle depth")
-        for i in range(len(depths)):
-            for j in range(len(lengths)):
-                if not np.isnan(acc[i, j]):
-                    ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", fontsize=8)
-        fig.colorbar(im, ax=ax, label="accuracy")
-        ax.set_title("vniah_synth")
-        fig.tight_layout()
+        tables = self.aggregate(samples)[1]["acc_by_kind_length_depth"]
+        fig, axes = plt.subplots(1, len(tables), figsize=(3.2 * len(tables), 3.2), squeeze=False)
+        for ax, (kind, table) in zip(axes[0], tables.items()):
+            lengths = sorted(table, key=float)
+            depths = sorted({d for row in table.values() for d in row}, key=float)
+            acc = np.array([[table[L].get(d, np.nan) for L in lengths] for d in depths], dtype=float)
+            im = ax.imshow(acc, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+            ax.set_xticks(range(len(lengths)), [f"{L}s" for L in lengths])
+            ax.set_yticks(range(len(depths)), [f"{float(d):.0%}" for d in depths])
+            ax.set_xlabel("video length")
+            ax.set_ylabel("needle depth")
+            for i in range(len(depths)):
+                for j in range(len(lengths)):
+                    if not np.isnan(acc[i, j]):
+                        ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", fontsize=8)
+            ax.set_title(f"vniah_synth: {kind}")
+        fig.colorbar(im, ax=axes[0].tolist(), label="accuracy")
         path = files.extra_path(self.name, "heatmap", "png")
         fig.savefig(path, dpi=100)
         plt.close(fig)
