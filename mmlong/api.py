@@ -112,6 +112,10 @@ def resolve(model: str = "default", *, route: str | None = None, pos: str | None
     max_new_tokens = check_max_new_tokens(max_new_tokens)
     device = _check_device(device or _default_device())
     if route == "silvr":
+        if cache_dir is not None:
+            from mmlong.paths import check_output_dir
+
+            check_output_dir(cache_dir, "cache_dir")
         if settings != FrameSettings() or reduce is not None or prefill is not None:
             raise MmlongError("frame settings (fps, frames, budget), reduce= and prefill= apply to the direct route "
                               "(frames -> VLM); use --route direct")
@@ -129,13 +133,15 @@ def resolve(model: str = "default", *, route: str | None = None, pos: str | None
                           "checkpoint or tiny:qwen2_5_vl, or use --route silvr")
     if reasoner is not None or cache_dir is not None:
         raise MmlongError("reasoner= and cache_dir= apply to the language route; use --route silvr")
-    from mmlong.models.hub import family_for
+    from mmlong.models.hub import family_for, trained_scheme
     from mmlong.pipeline.direct import PipelineConfig
     from mmlong.pos_encodings.options import PosOptions
     from mmlong.pos_encodings.registry import get_scheme
     from mmlong.tokens.reduce import reducer_from
 
-    pos = pos or "native"
+    if pos is None:  # the scheme the checkpoint was trained with (mmlong.json), else native
+        pos, recorded = trained_scheme(model)
+        pos_opts = {**recorded, **pos_opts}
     get_scheme(pos)
     PosOptions.from_kwargs(**pos_opts)  # unknown or bad scheme options fail here, before any weight loads
     if prefill is None and (patterns is not None or prefill_opts):
@@ -164,7 +170,9 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
             ``"tiny:qwen2_vl" | "tiny:qwen2_5_vl" | "tiny:qwen3_vl" | "tiny:qwen3_vl_moe"``.
         route: ``"silvr"`` (language route; a VLM ``model`` then captions clips) or ``"direct"``
             (frames -> VLM); None = silvr for ``"default"``, direct otherwise.
-        pos: position scheme; None = ``"native"`` (the family's own, with Qwen's original ids).
+        pos: position scheme; None = the scheme the checkpoint was trained with (its ``mmlong.json``,
+            written by ``mmlong train``; e.g. ``tiny-vniah:hope``), else ``"native"`` (the family's own,
+            with Qwen's original ids).
         device: ``"cpu"``, ``"cuda"``, ...; None = CUDA when available.
         dtype: torch dtype or name; None = bfloat16 on CUDA, float32 on CPU.
         frames: direct route: a :class:`~mmlong.video.settings.FrameSettings` or a dict of its

@@ -4,7 +4,8 @@
     mmlong doctor
     mmlong schemes
 
-Errors print one line (``mmlong: error: ...``) and exit with status 2; no tracebacks.
+Errors print one line (``mmlong: error: ...``) and exit with status 2; no tracebacks (an error
+mmlong did not anticipate is one line too, marked :data:`UNEXPECTED`; ``mmlong --debug ...`` shows its traceback).
 """
 
 from __future__ import annotations
@@ -81,28 +82,70 @@ def _dry_run(args, kw: dict, video: str | None) -> int:
     return 0
 
 
-def _cmd_ask(args) -> int:
+def _ask_inputs(args) -> tuple[str | None, str | None, list]:
+    """``(video, document, images)`` of ``mmlong ask``, checked before any model loads.
+
+    Every refusal speaks the CLI's words (FILE, --image, --model, --route), not the Python
+    API's: the media are opened with the rules the pipelines apply later
+    (:func:`mmlong.video.source.check_file` and the decoder's metadata read, ``open_pdf``,
+    ``load_images``), so a bad file fails in one line before OCR, ASR or a VLM is loaded.
+    """
     import os
 
-    import mmlong
-    from mmlong.pipeline.base import check_batch_size
+    from mmlong.api import default_route
 
-    if args.video is None and len(args.question) == 1 and os.path.isfile(args.question[0]):
+    path = args.video
+    if path is None and len(args.question) == 1 and os.path.isfile(args.question[0]):
         raise MmlongError(f"no question given for {args.question[0]!r}; ask one: mmlong ask {args.question[0]} "
                           "\"What happens at the start?\"")
-    if args.video and not os.path.exists(args.video):
-        raise MmlongError(f"{args.video!r} does not exist; pass the path of a video file or a PDF")
-    check_batch_size(args.batch_size)
-    is_pdf = bool(args.video) and args.video.lower().endswith(".pdf")
-    video = None if is_pdf else args.video
+    if any(not q.strip() for q in args.question):
+        raise MmlongError("a question is empty; ask e.g.: mmlong ask FILE \"What happens at the start?\"")
+    route = default_route(args.model, args.route)
+    if path is None and not args.image:
+        raise MmlongError("nothing to ask about: pass a video or PDF file first (mmlong ask FILE \"question\")"
+                          + ("" if route == "silvr" else ", or images with --image IMG"))
+    if args.image and route == "silvr":
+        raise MmlongError("--image needs the direct route: pass --model with a Qwen-VL model (a hub id, a local "
+                          "checkpoint or tiny:qwen2_5_vl)")
+    from mmlong.models.vision_inputs import load_images
+
+    images = load_images(args.image) if args.image else []
+    if path is None:
+        return None, None, images
+    if not os.path.exists(path):
+        raise MmlongError(f"{path!r} does not exist; pass the path of a video file or a PDF")
+    if path.lower().endswith(".pdf"):
+        from mmlong.docs import open_pdf
+
+        with open_pdf(path):
+            pass
+        return None, path, images
+    from mmlong.video import open as open_video
+
+    with open_video(path):  # metadata only: a file that is not a video fails here, in one line
+        pass
+    return path, None, images
+
+
+def _cmd_ask(args) -> int:
+    import mmlong
+    from mmlong.pipeline.base import check_batch_size, check_max_new_tokens
+
+    check_batch_size(args.batch_size, "--batch-size")
+    check_max_new_tokens(args.max_new_tokens, "--max-new-tokens")
+    if args.cache_dir is not None:
+        from mmlong.paths import check_output_dir
+
+        check_output_dir(args.cache_dir, "--cache-dir")
     kw = _load_kwargs(args)
+    mmlong.resolve(args.model, **kw)  # every setting is checked before the media are read or weights load
+    video, document, images = _ask_inputs(args)
     if args.dry_run:
         return _dry_run(args, kw, video)
     pipe = mmlong.load(args.model, **kw)
     pipe.progress = not args.json
     questions = list(args.question)
-    asks = [{"question": q, "video": video, "images": args.image or None, "document": args.video if is_pdf else None}
-            for q in questions]
+    asks = [{"question": q, "video": video, "images": images or None, "document": document} for q in questions]
     answers = pipe.ask_many(asks, batch_size=args.batch_size)  # one decode per video, batches on the direct route
     for q, ans in zip(questions, answers):
         _print_answer(q, ans, args.json, header=len(questions) > 1)
@@ -147,7 +190,18 @@ PLUGINS: list[str] = [
     "mmlong.data.cli",
     "mmlong.sparse.cli",
     "mmlong.demo.cli",
+    "mmlong.train.cli",
 ]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with mmlong's error format: one ``mmlong: error: ...`` line naming the help to read, exit 2.
+
+    Subcommand parsers (plugins included) are made by ``add_subparsers`` with this same class.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"mmlong: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from mmlong.video.settings import add_frame_arguments
 
-    p = argparse.ArgumentParser(prog="mmlong", description="Long multimodal input for Qwen-VL models.")
+    p = _Parser(prog="mmlong", description="Long multimodal input for Qwen-VL models.")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error (mmlong --debug ask ...)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     a = sub.add_parser("ask", help="answer a question about a video or a PDF (and/or images)")
@@ -196,15 +251,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Ends the line of an error mmlong did not anticipate (tests assert it never appears).
+UNEXPECTED = "(unexpected error: please report it; rerun as mmlong --debug ... for the traceback)"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``mmlong`` command; an error is one ``mmlong: error: ...`` line on stderr and exit status 2."""
+    from mmlong.errors import user_line
+
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
     except MmlongError as exc:
-        print(f"mmlong: error: {exc}", file=sys.stderr)
+        print(f"mmlong: error: {user_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user; --debug shows it
+        if args.debug:
+            raise
+        print(f"mmlong: error: {user_line(exc)} {UNEXPECTED}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ add a parser in :func:`add_parser`.
 from __future__ import annotations
 
 import argparse
+import random
 import time
 
 from mmlong.errors import MmlongError
@@ -27,18 +28,63 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+class _LongestSlides(random.Random):
+    """A random source whose every ``randint`` draws its maximum: slides as long as the timing rule
+    allows (60 s), so :func:`mmlong.data.plan.plan` lays out the fewest slides any seed can give."""
+
+    def randint(self, a: int, b: int) -> int:  # noqa: D102
+        return b
+
+
+def _check_lecture_args(args) -> None:
+    """Refuse bad ``mmlong data lecture`` arguments before anything is created (one line each).
+
+    ``--minutes`` and ``--fps`` are checked by the lecture planner itself, and ``--facts`` against
+    what the planner can place on a lecture of that length with any seed (one fact of a kind per
+    slide; without speech each fact is two code words).
+    """
+    from mmlong.data.plan import plan
+    from mmlong.paths import check_output_dir
+
+    if args.n < 1:
+        raise MmlongError(f"--n must be at least 1, got {args.n}")
+    if args.seed < 0:
+        raise MmlongError(f"--seed must be >= 0, got {args.seed}")
+    if args.facts is not None and args.facts < 1:
+        raise MmlongError(f"--facts must be at least 1 (facts of each kind per video), got {args.facts}")
+    check_output_dir(args.out, "OUT")
+    speech = not args.no_speech
+    slides = plan(args.minutes, args.fps, _LongestSlides(0), speech=speech, facts_per_kind=10**6)
+    numbers = sum(s.number is not None for s in slides)
+    words = sum(s.code_word is not None for s in slides)
+    most = min(numbers, words) if speech else words // 2
+    if args.facts is not None and args.facts > most:
+        fix = f"pass --facts {most} or fewer, or a larger --minutes" if most else "pass a larger --minutes"
+        holds = (f"{most} facts of each kind" if speech else
+                 f"{words} code word(s) without speech, i.e. --facts {most} (each fact is two code words)")
+        raise MmlongError(f"--facts {args.facts} is more than a {args.minutes:g}-minute lecture holds: at most "
+                          f"{holds}; {fix}")
+
+
 def _cmd_lecture(args) -> int:
+    from pathlib import Path
+
     from mmlong.data.lecture import make_lectures
     from mmlong.data.speech import require_espeak
 
     if not args.no_speech:
         require_espeak()  # fail before writing anything
-    if args.n < 1:
-        raise MmlongError(f"--n must be at least 1, got {args.n}")
+    _check_lecture_args(args)
+    out = Path(args.out)
+    created = not out.exists()
     t0 = time.perf_counter()
-    lectures = make_lectures(args.out, args.n, args.minutes, args.seed, fps=args.fps, size=args.size,
-                             facts_per_kind=args.facts,
-                             speech=not args.no_speech)
+    try:
+        lectures = make_lectures(args.out, args.n, args.minutes, args.seed, fps=args.fps, size=args.size,
+                                 facts_per_kind=args.facts, speech=not args.no_speech)
+    except MmlongError:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # refused before anything was written: leave no empty OUT behind
+        raise
     facts = sum(len(lec.facts) for lec in lectures)
     for lec in lectures:
         kinds = ", ".join(f"{f.source} {f.answer}@{f.time:.0f}s" for f in lec.facts)

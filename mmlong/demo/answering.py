@@ -149,10 +149,13 @@ def render_page(upload: Upload, page: int, max_side: int = 900):
     """A PDF page of the upload as an RGB PIL image (for the page viewer)."""
     from mmlong.docs import open_pdf
 
-    with open_pdf(str(upload.path)) as doc:
-        if not 0 < page <= len(doc.pages):
-            raise MmlongError(f"page {page} is out of range (1..{len(doc.pages)})")
-        return doc.render(page - 1, max_side=max_side)
+    try:
+        with open_pdf(str(upload.path)) as doc:
+            if not 0 < page <= len(doc.pages):
+                raise MmlongError(f"page {page} is out of range (1..{len(doc.pages)})")
+            return doc.render(page - 1, max_side=max_side)
+    except Exception as exc:  # noqa: BLE001 - one line naming the upload, not its path on the server
+        raise upload.redact(exc) from None
 
 
 # ----------------------------------------------------------------------------- answering
@@ -197,7 +200,8 @@ def answer_question(store: PipelineStore, upload: Upload, question: str, s: AskS
         progress: ``progress(fraction, desc=...)`` per stage (a ``gr.Progress`` works).
 
     Raises:
-        MmlongError: empty question, bad settings, undecodable input (one line).
+        MmlongError: empty question, bad settings, undecodable input (one line naming the upload by
+            its name, never by its path on the server).
     """
     progress = progress if progress is not None else (lambda *a, **k: None)
     if not isinstance(question, str) or not question.strip():
@@ -205,6 +209,13 @@ def answer_question(store: PipelineStore, upload: Upload, question: str, s: AskS
     if s.route not in routes_for(store.model):
         raise MmlongError(f"the {s.route!r} route needs a Qwen-VL model; restart the demo with --model <hub id or "
                           f"tiny:qwen2_5_vl>, or pick {routes_for(store.model)[0]!r}")
+    try:
+        return _answer(store, upload, question, s, on_text, progress)
+    except Exception as exc:  # noqa: BLE001 - one line naming the upload, not its path on the server
+        raise upload.redact(exc) from None
+
+
+def _answer(store: PipelineStore, upload: Upload, question: str, s: AskSettings, on_text, progress) -> Result:
     path = str(upload.path)
     t0 = time.perf_counter()
     if store.lock.locked():

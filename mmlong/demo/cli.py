@@ -29,6 +29,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         raise MmlongError(f"--port must be 1..65535, got {args.port}")
     if args.max_upload_mb < 1 or args.concurrency < 1:
         raise MmlongError("--max-upload-mb and --concurrency must be at least 1")
+    from mmlong.api import resolve
+    from mmlong.pipeline.base import check_max_new_tokens
+
+    check_max_new_tokens(args.max_new_tokens, "--max-new-tokens")
+    if args.cache_dir is not None:
+        from mmlong.paths import check_output_dir
+
+        check_output_dir(args.cache_dir, "--cache-dir")
+    resolve(args.model, device=args.device, max_new_tokens=args.max_new_tokens)  # model, device: before serving
     require("gradio", "ui")
     from mmlong.demo.app import build_app, launch, store_for
     from mmlong.demo.session import SessionManager
@@ -54,6 +63,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         launch(app, host=args.host, port=args.port)
+    except OSError as exc:  # the port is taken, or the host is not an address of this machine
+        raise MmlongError(f"cannot serve on {args.host}:{args.port}: the port is in use or the address is not one "
+                          f"of this machine's ({type(exc).__name__}); pass another --port or --host") from None
     finally:
         sessions.close_all()
     return 0

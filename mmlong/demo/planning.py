@@ -12,7 +12,7 @@ from __future__ import annotations
 from mmlong.demo.session import Upload
 from mmlong.demo.settings import AskSettings
 from mmlong.demo.store import PipelineStore
-from mmlong.errors import MmlongError, user_line
+from mmlong.errors import MmlongError
 
 __all__ = ["probe", "token_plan", "video_plan", "NO_UPLOAD"]
 
@@ -27,19 +27,23 @@ def probe(upload: Upload) -> dict:
         page_size`` (points of page 1).
 
     Raises:
-        MmlongError: the file does not decode as a video / does not open as a PDF.
+        MmlongError: the file does not decode as a video / does not open as a PDF (named by the
+            upload's name, never its path on the server).
     """
-    if upload.kind == "pdf":
-        from mmlong.docs import open_pdf
+    try:
+        if upload.kind == "pdf":
+            from mmlong.docs import open_pdf
 
-        with open_pdf(str(upload.path)) as doc:
-            return {"pages": len(doc.pages), "chars": sum(len(p.text) for p in doc.pages),
-                    "page_size": (doc.pages[0].width, doc.pages[0].height)}
-    from mmlong.video import open as open_video
+            with open_pdf(str(upload.path)) as doc:
+                return {"pages": len(doc.pages), "chars": sum(len(p.text) for p in doc.pages),
+                        "page_size": (doc.pages[0].width, doc.pages[0].height)}
+        from mmlong.video import open as open_video
 
-    with open_video(upload.path) as src:
-        meta = {"duration": float(src.duration), "fps": float(src.fps), "width": int(src.width),
-                "height": int(src.height), "has_audio": bool(src.has_audio), "frames": int(src.num_frames)}
+        with open_video(upload.path) as src:
+            meta = {"duration": float(src.duration), "fps": float(src.fps), "width": int(src.width),
+                    "height": int(src.height), "has_audio": bool(src.has_audio), "frames": int(src.num_frames)}
+    except Exception as exc:  # noqa: BLE001 - one line naming the upload, not its path on the server
+        raise upload.redact(exc) from None
     if not meta["duration"] > 0 or meta["frames"] < 1:
         raise MmlongError(f"{upload.name!r} has no video frames; upload a video with a picture track")
     return meta
@@ -112,4 +116,4 @@ def token_plan(store: PipelineStore, upload: Upload | None, meta: dict | None, s
             return f"**Direct route** ({store.model}, pos `{s.pos}`): {video_plan(store, upload, s).summary()}"
         return _silvr_plan(store, meta)
     except Exception as exc:  # noqa: BLE001 - the plan is advisory
-        return f"Plan unavailable: {user_line(exc)}"
+        return f"Plan unavailable: {upload.redact(exc)}"

@@ -13,11 +13,14 @@ Rules:
 * The extension must be a video (``.mp4 .mkv .webm .mov .avi``) or ``.pdf`` and the first
   bytes must agree: ``%PDF-`` for PDFs; an ISO-BMFF box (``ftyp``/``moov``/``mdat``...),
   EBML (Matroska/WebM) or ``RIFF....AVI`` for videos. A text file renamed ``.mp4`` is
-  refused with a one-line :class:`UploadError`, before any decoder sees it.
+  refused with a one-line :class:`UploadError`, before any decoder sees it; a still image named
+  like a video is refused as an image (:func:`mmlong.video.source.still_image_format`, the rule
+  every video reader applies).
 * Size: at most ``max_bytes`` (default 2 GiB), and not empty.
 * The accepted file is *moved* out of the web server's upload cache into the session dir
   (so the server cannot serve it back), renamed ``video-<token><ext>`` / ``doc-<token>.pdf``
-  (the user's file name is kept for display only), and made owner-only (0600).
+  (the user's file name is kept for display only), and made owner-only (0600). Errors about it
+  name it by that file name (:meth:`Upload.redact`), never by its path on the server.
 * A refused upload is deleted at once.
 """
 
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mmlong.errors import MmlongError
+from mmlong.errors import MmlongError, user_line
 
 __all__ = ["VIDEO_EXTS", "DOC_EXTS", "DEFAULT_MAX_BYTES", "UploadError", "Upload", "Session", "SessionManager",
            "sniff", "check_upload"]
@@ -98,6 +101,17 @@ class Upload:
     size: int
     token: str
 
+    def redact(self, exc: BaseException) -> MmlongError:
+        """``exc`` as a one-line error that names this upload by the user's file name, never by its
+        path on the server (nor any other path inside the session's private dir).
+
+        Example: ``cannot read video '/tmp/mmlong-demo-x/sessions/s-y/video-1f.mp4': ...`` ->
+        ``cannot read video 'talk.mp4': ...``.
+        """
+        line = user_line(exc).replace(str(self.path), self.name)
+        line = line.replace(str(self.path.parent) + os.sep, "").replace(str(self.path.parent), "the upload folder")
+        return MmlongError(line)
+
 
 def check_upload(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES, name: str | None = None) -> str:
     """Validate an uploaded file and return its kind (``"video"`` or ``"pdf"``).
@@ -129,6 +143,13 @@ def check_upload(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES,
         head = f.read(4096)
     want = "pdf" if ext in DOC_EXTS else "video"
     got = sniff(head)
+    if got is None and want == "video":
+        from mmlong.video.source import still_image_format  # the one "image given as a video" rule
+
+        image = still_image_format(p)
+        if image is not None:
+            raise UploadError(f"{shown!r} is a {image} image, not a video; this demo answers about videos "
+                              f"({_ALLOWED}) and PDFs")
     if got is None:
         what = "text" if _looks_like_text(head) else "neither a video container nor a PDF"
         raise UploadError(f"{shown!r} is not a {'PDF' if want == 'pdf' else 'video'}: its content is {what}; "

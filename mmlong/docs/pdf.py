@@ -52,6 +52,25 @@ class Document:
         self.close()
 
 
+def _open_error(path: str, exc: Exception) -> MmlongError:
+    """The one line for a PDF that PDFium refused, by its error code (``FPDF_ERR_*``)."""
+    import pypdfium2.raw as codes
+
+    code = getattr(exc, "err_code", None)
+    if code == codes.FPDF_ERR_PASSWORD:
+        return MmlongError(f"{path!r} is an encrypted (password-protected) PDF; decrypt it first (e.g. qpdf --decrypt "
+                           "--password=PASSWORD in.pdf out.pdf) and pass the decrypted file")
+    if code == codes.FPDF_ERR_SECURITY:
+        return MmlongError(f"{path!r} uses a PDF security handler PDFium does not support; save an unprotected copy "
+                           "and pass that")
+    if code == codes.FPDF_ERR_FORMAT:
+        return MmlongError(f"{path!r} is not a PDF or is damaged (PDFium cannot parse it); pass a valid PDF file "
+                           "(re-export or repair it, e.g. qpdf in.pdf out.pdf)")
+    if code == codes.FPDF_ERR_FILE:
+        return MmlongError(f"{path!r} cannot be opened as a file; check that it exists and is readable")
+    return MmlongError(f"cannot read {path!r} as a PDF ({exc}); pass a valid PDF file")
+
+
 def open_pdf(path: str, *, max_pages: int | None = None) -> Document:
     """Open ``path`` and read the text layer of its first ``max_pages`` pages.
 
@@ -59,16 +78,20 @@ def open_pdf(path: str, *, max_pages: int | None = None) -> Document:
         MmlongError: missing file, not a PDF, encrypted or unreadable.
     """
     pdfium = require("pypdfium2", "docs")
+    if os.path.isdir(path):
+        raise MmlongError(f"document {path!r} is a directory; pass the path of a PDF file")
     if not os.path.isfile(path):
         raise MmlongError(f"document {path!r} does not exist; pass the path of a PDF file")
+    if not os.access(path, os.R_OK):
+        raise MmlongError(f"document {path!r} is not readable (permission denied); make it readable or copy it")
     try:
         pdf = pdfium.PdfDocument(path)
-    except Exception as exc:  # noqa: BLE001 - pdfium raises PdfiumError with a code
-        raise MmlongError(f"cannot read {path!r} as a PDF ({exc}); pass an unencrypted PDF file") from None
+    except Exception as exc:  # noqa: BLE001 - pdfium raises PdfiumError with an error code
+        raise _open_error(path, exc) from None
     n = len(pdf) if max_pages is None else min(len(pdf), max_pages)
     if n == 0:
         pdf.close()
-        raise MmlongError(f"{path!r} has no pages")
+        raise MmlongError(f"{path!r} has no pages; pass a PDF with at least one page")
     pages = []
     for i in range(n):
         p = pdf[i]

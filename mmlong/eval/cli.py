@@ -66,7 +66,7 @@ def config_from_args(args):
         if not key:
             raise MmlongError(f"--task-opt takes TASK.KEY=VALUE (got {k}={v}), e.g. mmneedle.m=10")
         task_opts.setdefault(task, {})[key] = _value(v)
-    seed = int(str(args.seed).split(",")[0])
+    seed = _seed(args.seed)
     only = tuple(o for chunk in args.only or [] for o in chunk.split(",") if o)
     run_id, resume = args.run_id, bool(args.resume)
     if isinstance(args.resume, str):
@@ -83,6 +83,16 @@ def config_from_args(args):
         frames=frames, limit=args.limit, only=only, output_path=args.output_path, log_samples=args.log_samples,
         batch_size=args.batch_size, prefetch=args.prefetch, seed=seed, run_id=run_id, resume=resume, data_dirs=data_dirs,
         task_options=task_opts, **fields)
+
+
+def _seed(text) -> int:
+    """``--seed``: an integer, or lmms-eval's comma form (``0,1234,1234,1234``: the first value is used)."""
+    first = str(text).split(",")[0].strip()
+    try:
+        return int(first)
+    except ValueError:
+        raise MmlongError(f"--seed must be an integer (or lmms-eval's comma list such as 0,1234,1234,1234), "
+                          f"got {text!r}") from None
 
 
 def _latest_run(output_path, model) -> str:

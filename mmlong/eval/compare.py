@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mmlong.errors import MmlongError
 from mmlong.eval.config import RUN_LOCAL
-from mmlong.eval.output import RunFiles, read_jsonl
+from mmlong.eval.output import RunFiles, read_jsonl, read_results
 
 
 def find_results(paths) -> list[Path]:
@@ -87,7 +87,7 @@ def _paired(first: Path, other: Path, task: str, metric: str) -> tuple[int, int]
 def compare(paths) -> str:
     """A markdown table comparing the runs in ``paths`` (see the module docstring)."""
     files = find_results(paths)
-    runs = [json.loads(f.read_text()) for f in files]
+    runs = [read_results(f) for f in files]
     labels = run_labels([r.get("config", {}) for r in runs])
     if len(set(labels)) < len(labels):
         labels = [f"{lab} [{r.get('run_id', f.stem)}]" for lab, r, f in zip(labels, runs, files)]

@@ -64,8 +64,10 @@ class EvalConfig:
             raise MmlongError("--patterns / --prefill-opt set sparse prefill options; add --prefill mminference")
         if self.limit is not None and not (self.limit > 0):
             raise MmlongError(f"--limit must be > 0 (got {self.limit}): N docs per task, or a fraction below 1")
-        if self.batch_size < 1:
-            raise MmlongError(f"--batch-size must be >= 1 (got {self.batch_size})")
+        from mmlong.pipeline.base import check_batch_size, check_max_new_tokens
+
+        check_batch_size(self.batch_size, "--batch-size")
+        check_max_new_tokens(self.max_new_tokens, "--max-new-tokens")
         if self.resume and not self.run_id:
             raise MmlongError("--resume needs the run id to continue (the prefix of its _results.json)")
         if self.resume and not self.output_path:

@@ -36,17 +36,24 @@ class RandomModel:
         return " ".join(rng.choice(words) for _ in range(3)), {}
 
 
-def locate_by_pixels(haystack: list, needles: list, grid: int, tol: float = 6.0) -> list[tuple[int, int, int] | None]:
+def locate_by_pixels(haystack: list, needles: list, grid: int,
+                     tol: float | None = None) -> list[tuple[int, int, int] | None]:
     """Find each needle image in the stitched haystack images by pixel matching.
 
     Each haystack image is cut into ``grid x grid`` equal cells; the needle is resized to a
     cell's size (PIL's default filter, as the stitcher did) and compared with every cell by
     mean absolute difference. The best cell under ``tol`` (0-255 scale) is the match.
 
+    ``tol`` defaults to :data:`~mmlong.eval.tasks.mmneedle_haystack.MATCH_TOL`.
+
     Returns:
         Per needle, ``(index, row, col)`` 0-based, or None when no cell matches.
     """
     from PIL import Image
+
+    from mmlong.eval.tasks.mmneedle_haystack import MATCH_TOL
+
+    tol = MATCH_TOL if tol is None else tol
 
     arrays = [np.asarray(im.convert("RGB") if hasattr(im, "convert") else im, dtype=np.float32) for im in haystack]
     out = []
@@ -155,9 +162,32 @@ def load_kwargs(cfg) -> dict:
     return {**kwargs, **cfg.pos_options}
 
 
+def check_settings(cfg) -> dict:
+    """``mmlong.load`` keywords for ``cfg``, checked without loading a weight (what ``evaluate`` runs first).
+
+    A pipeline model's settings go through :func:`mmlong.api.resolve` (model name, device,
+    dtype, scheme options, frame settings, answer cap); the random and oracle models ignore
+    the model settings, but a device, dtype or answer cap that is given is checked all the same.
+
+    Raises:
+        MmlongError: the first bad setting, in one line.
+    """
+    from mmlong.api import _check_device, _dtype, resolve
+
+    kwargs = load_kwargs(cfg)
+    if cfg.model in ("random", "oracle"):
+        if cfg.device is not None:
+            _check_device(cfg.device)
+        if cfg.dtype is not None:
+            _dtype(cfg.dtype, cfg.device or "cpu")
+    else:
+        resolve(cfg.model, **kwargs)
+    return kwargs
+
+
 def build_model(cfg, shard=None):
     """The model for ``cfg.model`` (random / oracle / mmlong.load of anything else)."""
-    kwargs = load_kwargs(cfg)  # validates the options for every model kind
+    kwargs = check_settings(cfg)  # validates the options for every model kind
     if cfg.model == "random":
         return RandomModel(cfg.seed)
     if cfg.model == "oracle":

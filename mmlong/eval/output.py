@@ -21,6 +21,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from mmlong.errors import MmlongError
 from mmlong.eval.config import json_safe
 
 #: Sample fields that legitimately differ between two runs of the same docs.
@@ -53,6 +54,31 @@ def read_jsonl(path: Path, *, repair: bool = False) -> list[dict]:
         with open(path, "r+b") as f:
             f.truncate(good)
     return out
+
+
+#: Keys of a finished run's results file (besides the ``config`` every results file has from the start).
+FINISHED_KEYS = ("results", "configs", "versions", "n-samples")
+
+
+def read_results(path, *, finished: bool = False) -> dict:
+    """The results file of a run (what ``mmlong eval`` wrote), or a one-line error naming what is wrong.
+
+    ``finished=True`` also requires the metrics of a finished run (``--rescore``).
+    """
+    path = Path(path)
+    hint = "pass the <run id>_results.json that mmlong eval wrote"
+    try:
+        obj = json.loads(path.read_text())
+    except OSError as exc:
+        raise MmlongError(f"cannot read {path}: {exc.strerror or exc}; {hint}") from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        raise MmlongError(f"{path} is not JSON; {hint}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("config"), dict):
+        raise MmlongError(f"{path} is not an mmlong eval results file (it has no run config); {hint}")
+    if finished and not all(isinstance(obj.get(k), dict) for k in FINISHED_KEYS):
+        raise MmlongError(f"run {path.name[: -len('_results.json')] or path.name} has not finished (status "
+                          f"{obj.get('status')!r}): continue it with --resume, then rescore it")
+    return obj
 
 
 def write_json(path: Path, obj) -> None:
@@ -116,8 +142,11 @@ class RunFiles:
         return list(out.values())
 
     def start(self) -> None:
+        """Create the run's folder (``--output-path`` must be a folder, or a path one can be made at)."""
         if self.writes:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            from mmlong.paths import make_output_dir
+
+            make_output_dir(self.dir, "--output-path")
 
 
 class SampleLog:

@@ -20,8 +20,9 @@ from mmlong.errors import MmlongError, user_line
 from mmlong.eval.config import EvalConfig, Shard, apply_limit, json_safe
 from mmlong.eval.doc_runner import run_docs_prefetched
 from mmlong.eval.output import (RunFiles, SampleLog, markdown_table, new_run_id, now, package_versions,
-                                git_hash, read_jsonl, task_hash, write_json, write_jsonl)
+                                git_hash, read_jsonl, read_results, task_hash, write_json, write_jsonl)
 from mmlong.eval.tasks import get_task, task_class
+from mmlong.paths import check_output_dir
 
 
 def _progress(task: str, total: int, show: bool):
@@ -90,21 +91,34 @@ def _check_resume(cfg: EvalConfig, files: RunFiles) -> dict:
     if not files.results_path.exists():
         raise MmlongError(f"cannot resume run {cfg.run_id!r}: {files.results_path} does not exist; "
                           "pass the run id of an existing run (the prefix of its _results.json)")
-    old = json_safe(EvalConfig(**{k: v for k, v in read_results(files.results_path)["config"].items()
+    previous = read_results(files.results_path)
+    old = json_safe(EvalConfig(**{k: v for k, v in previous["config"].items()
                                    if k in EvalConfig.__dataclass_fields__}).scoring_fields())
     new = json_safe(cfg.scoring_fields())
     diff = [k for k in new if old.get(k) != new[k]]
     if diff:
         raise MmlongError(f"run {cfg.run_id} was made with different settings ({', '.join(diff)}: "
                           f"{old.get(diff[0])!r} vs {new[diff[0]]!r}); resume with the same settings or start a new run")
-    return read_results(files.results_path)
+    return previous
 
 
-def read_results(path) -> dict:
-    import json
-    from pathlib import Path
+def _limit_flag(limit) -> str:
+    return "no --limit (all docs)" if limit is None else f"--limit {limit:g}"
 
-    return json.loads(Path(path).read_text())
+
+def _check_resume_keeps(cfg: EvalConfig, previous: dict, name: str, docs: list, done: dict) -> None:
+    """Refuse a resumption whose selection would drop finished work: a smaller ``--limit`` than the run's.
+
+    A larger ``--limit`` (or none) extends the run; every finished sample stays in the samples file.
+    """
+    old_limit = previous["config"].get("limit")
+    selected = {d.doc_id for d in apply_limit(docs, cfg.limit)}
+    before = len(apply_limit(docs, old_limit))
+    dropped = [doc_id for doc_id in done if doc_id not in selected]
+    if len(selected) < before or dropped:
+        raise MmlongError(f"run {cfg.run_id} was made with {_limit_flag(old_limit)} ({before} docs of {name}); "
+                          f"resuming with {_limit_flag(cfg.limit)} ({len(selected)} docs) would drop finished samples: "
+                          f"pass --limit {before} or more (a larger limit extends the run)")
 
 
 _CONTROL: dict = {}  # the gloo process group used for run-id agreement and barriers
@@ -159,21 +173,19 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
         echo: print the results table to stdout.
     """
     shard = shard or Shard.detect()
-    tasks = {name: make_task(cfg, name, agent) for name in cfg.tasks}  # unknown names fail here
+    tasks = {name: make_task(cfg, name, agent) for name in cfg.tasks}  # unknown names and bad options fail here
+    if cfg.output_path is not None:
+        check_output_dir(cfg.output_path, "--output-path")
+    if model is None:
+        from mmlong.eval.models import check_settings
+
+        check_settings(cfg)  # device, dtype, scheme options...: before any file is written or weight loads
     run_id = _sync(shard, cfg.run_id or new_run_id()) if shard.world_size > 1 else (cfg.run_id or new_run_id())
     files = RunFiles(cfg.output_path, cfg.model, run_id)
-    files.start()
     previous = _check_resume(cfg, files) if cfg.resume else None
     if files.writes and not cfg.resume and files.results_path.exists():
         raise MmlongError(f"run {run_id} already exists in {files.dir}; pass --resume to continue it or a new --run-id")
-    model = model if model is not None else _build(cfg, shard)
-    start = time.time()
-    header = {"run_id": run_id, "status": "running", "model_name": cfg.model, "config": cfg.as_dict(),
-              "packages": package_versions(), "git_hash": git_hash(),
-              "start_time": (previous or {}).get("start_time", start), "date": now(), "shards": shard.world_size}
-    if shard.is_main and files.writes:
-        write_json(files.results_path, {**(previous or {}), **header})
-    docs_by_task, task_errors, memory, matched = {}, {}, {}, False
+    docs_by_task, task_errors, memory, matched, plans = {}, {}, {}, False, {}
     for name, task in tasks.items():
         try:
             docs = task.docs()
@@ -182,11 +194,24 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
             if shard.is_main:
                 _warn(f"task {name} skipped: {task_errors[name]}")
             continue
+        done = {r["doc_id"]: r for r in files.read_samples(name, repair=True)} if cfg.resume else {}
+        if previous is not None:
+            _check_resume_keeps(cfg, previous, name, docs, done)
         to_run = _select(docs, name, cfg.only, cfg.limit)
         # a resumed run keeps scoring its whole selection; --only there just reruns those docs
         selected = apply_limit(docs, cfg.limit) if cfg.resume else to_run
         docs_by_task[name] = (docs, selected)
-        done = {r["doc_id"]: r for r in files.read_samples(name, repair=True)} if cfg.resume else {}
+        plans[name] = (to_run, done)
+    files.start()
+    model = model if model is not None else _build(cfg, shard)
+    start = time.time()
+    header = {"run_id": run_id, "status": "running", "model_name": cfg.model, "config": cfg.as_dict(),
+              "packages": package_versions(), "git_hash": git_hash(),
+              "start_time": (previous or {}).get("start_time", start), "date": now(), "shards": shard.world_size}
+    if shard.is_main and files.writes:
+        write_json(files.results_path, {**(previous or {}), **header})
+    for name, (to_run, done) in plans.items():
+        task, selected = tasks[name], docs_by_task[name][1]
         rerun = {d.doc_id for d in to_run} if cfg.only else set()
         log = SampleLog(None if not files.writes else (
             files.samples_path(name) if shard.world_size == 1 else files.part_path(name, shard.rank, shard.world_size)))
@@ -200,14 +225,16 @@ def evaluate(cfg: EvalConfig, *, model=None, shard: Shard | None = None, agent=N
                 continue
             todo.append(doc)
         bar, errors = _progress(name, len(todo), echo and shard.is_main), 0
-        for rec in run_docs_prefetched(task, todo, model, cfg, prefetch=cfg.prefetch):
-            log.append(rec)
-            done[rec["doc_id"]] = rec
-            bar.update(1)
-            if rec.get("error"):
-                errors += 1
-                bar.set_postfix(errors=errors, refresh=False)
-        bar.close()
+        try:
+            for rec in run_docs_prefetched(task, todo, model, cfg, prefetch=cfg.prefetch):
+                log.append(rec)
+                done[rec["doc_id"]] = rec
+                bar.update(1)
+                if rec.get("error"):
+                    errors += 1
+                    bar.set_postfix(errors=errors, refresh=False)
+        finally:  # an error line must not land on the same line as an unfinished bar
+            bar.close()
         memory[name] = [done[d.doc_id] for d in selected if d.doc_id in done]
         matched |= bool(to_run)
     if cfg.only and not matched:
@@ -298,23 +325,30 @@ def rescore(results_path, *, echo=True) -> dict:
         path = found[-1]
     if not path.exists():
         raise MmlongError(f"{path} does not exist; pass the _results.json of the run to rescore")
-    results = read_results(path)
+    results = read_results(path, finished=True)
+    if not path.name.endswith("_results.json"):  # the run id (and so its samples files) comes from the name
+        raise MmlongError(f"{path} is not named <run id>_results.json, so its samples files cannot be found; "
+                          "pass the results file as mmlong eval wrote it")
     files = RunFiles.from_results(path)
-    seed = results.get("config", {}).get("seed", 0)
-    for name, tcfg in results.get("configs", {}).items():
-        if name in results.get("task_errors", {}):
+    seed = results["config"].get("seed", 0)
+    for name, tcfg in results["configs"].items():
+        if name in (results.get("task_errors") or {}):
             continue
         task = get_task(name, **tcfg.get("options", {}))
         samples = read_jsonl(files.samples_path(name))
         if not samples:
             raise MmlongError(f"run {files.run_id} has no samples for task {name} ({files.samples_path(name).name}); "
                               "only finished runs can be rescored")
+        bad = next((s for s in samples if not s.get("doc_id") or not s.get("filtered_resps")), None)
+        if bad is not None:
+            raise MmlongError(f"a sample in {files.samples_path(name).name} has no doc_id or response, so mmlong "
+                              "eval did not write it; restore the samples file or rerun the task")
         for s in samples:
             s.update(task.score(s.get("ref") or {}, s["filtered_resps"][0], seed=seed, doc_id=s["doc_id"]))
         write_jsonl(files.samples_path(name), samples)
-        results["results"][name], results["breakdowns"][name] = _score_task(task, samples)
-        results["files"][name] = {"samples": files.samples_path(name).name,
-                                  **{k: str(v.name) for k, v in task.finalize(samples, files).items()}}
+        results["results"][name], results.setdefault("breakdowns", {})[name] = _score_task(task, samples)
+        extras = {k: str(v.name) for k, v in task.finalize(samples, files).items()}
+        results.setdefault("files", {})[name] = {"samples": files.samples_path(name).name, **extras}
     results["rescored_at"] = now()
     write_json(path, results)
     if echo:

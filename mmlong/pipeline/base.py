@@ -64,10 +64,10 @@ def check_max_new_tokens(value: Any, flag: str = "max_new_tokens") -> int | None
     return int(value)
 
 
-def check_batch_size(value: Any) -> int:
-    """``value`` if it is an integer >= 1, else a one-line error."""
+def check_batch_size(value: Any, flag: str = "batch_size") -> int:
+    """``value`` if it is an integer >= 1, else a one-line error naming ``flag``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise MmlongError(f"batch_size must be an integer >= 1, got {value!r}")
+        raise MmlongError(f"{flag} must be an integer >= 1, got {value!r}")
     return int(value)
 
 

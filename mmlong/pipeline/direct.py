@@ -139,13 +139,17 @@ class DirectPipeline:
         with open_pdf(str(document), max_pages=self.config.max_pages) as doc:
             return [doc.render(i, max_side=self.config.page_side) for i in range(len(doc.pages))]
 
-    def _clip(self, video, cache: dict | None = None):
-        """(clip, spec, plan): the frames to show, the vision spec to use, and their plan (or None).
+    def video_input(self, video, cache: dict | None = None):
+        """``(clip, spec, plan)``: the frames :meth:`ask` shows for ``video``, the vision spec to build
+        them with, and their plan (None for a Clip given without a budget).
 
-        A video path is planned with the pipeline's frame settings and decoded exactly as
-        planned (``cache``, keyed by path, lets many questions share one decode); a Clip
-        (e.g. a benchmark's official frames) is used as it is, fitted to the budget if any.
+        A video path is planned with the pipeline's frame settings, refused when the plan's
+        memory estimate exceeds the device's free memory (:func:`mmlong.tokens.fit.check_fits`),
+        and decoded exactly as planned (``cache``, keyed by path, lets many questions share one
+        decode); a Clip (e.g. a benchmark's official frames) is used as it is, fitted to the
+        budget if any.
         """
+        from mmlong.tokens.fit import check_fits
         from mmlong.tokens.planner import plan, sample_planned
         from mmlong.video import Clip
         from mmlong.video import open as open_video
@@ -157,6 +161,11 @@ class DirectPipeline:
             return cache[key]
         with open_video(key) as src:
             p = plan(src, self, self.config.frames, **self._estimate)
+
+            def replan(budget):  # the same video and settings under another token budget
+                return plan(src, self, dataclasses.replace(self.config.frames, budget=budget), **self._estimate)
+
+            check_fits(p, replan, self.config.device)  # refused up front, naming the budget that fits
             got = sample_planned(src, p), p.vision_spec(self.spec), p
         if cache is not None:
             cache[key] = got
@@ -174,7 +183,7 @@ class DirectPipeline:
         A Clip passed to :meth:`ask` is shown as it is, so it can be reused for many questions
         (under a budget, the Clip is already at the planned size).
         """
-        return self._clip(video)[0]
+        return self.video_input(video)[0]
 
     def _fit_clip(self, clip):
         """A pinned clip (e.g. a benchmark's official frames) under the token budget.
@@ -210,7 +219,7 @@ class DirectPipeline:
             images = list(images or []) + pages
             intro = f"The {n_pages} images are pages 1-{n_pages} of a document, in order.\n"
             question, prompt = ([intro + question] if isinstance(question, str) else [intro, *question]), intro + prompt
-        clip, spec, plan = self._clip(video, clips) if video is not None else (None, self.spec, None)
+        clip, spec, plan = self.video_input(video, clips) if video is not None else (None, self.spec, None)
         t1 = time.perf_counter()
         inputs = build_inputs(self.family, self.tokenizer, spec, question, images=images,
                               videos=[clip] if clip is not None else None)

@@ -21,8 +21,14 @@ def _cmd_search(args) -> int:
     from mmlong.sparse.search import search_patterns, write_patterns
     from mmlong.video.settings import from_args
 
+    from mmlong.paths import check_output_file
+    from mmlong.video import open as open_video
+
     if not os.path.exists(args.sample):
         raise MmlongError(f"sample {args.sample!r} does not exist; pass a video file")
+    check_output_file(args.out, "--out")
+    with open_video(args.sample):  # a sample that is not a video fails here, before the model loads
+        pass
     pipe = mmlong.load(args.model, route="direct", device="cpu", dtype="float32", frames=from_args(args))
     model = pipe.model
     inputs = model_inputs(pipe.inputs(args.question, video=args.sample))

@@ -20,12 +20,7 @@ import json
 
 __all__ = ["add_parser", "format_plan"]
 
-_GIB = 1024**3
-
-
-def _human(nbytes: int) -> str:
-    """``3758096384 -> "3.50 GiB"``; below 1 GiB in MiB."""
-    return f"{nbytes / _GIB:.2f} GiB" if nbytes >= _GIB else f"{nbytes / 1024**2:.1f} MiB"
+from mmlong.tokens.memory import human_bytes as _human
 
 
 def format_plan(p, video: str) -> str:

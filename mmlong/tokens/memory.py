@@ -23,7 +23,7 @@ from typing import Any
 
 from mmlong.errors import MmlongError
 
-__all__ = ["MemoryEstimate", "estimate_memory", "dtype_bytes"]
+__all__ = ["MemoryEstimate", "estimate_memory", "dtype_bytes", "human_bytes"]
 
 _DTYPE_BYTES = {"float32": 4, "fp32": 4, "float": 4, "bfloat16": 2, "bf16": 2, "float16": 2, "fp16": 2,
                 "half": 2, "float8": 1, "fp8": 1, "int8": 1}
@@ -59,6 +59,11 @@ class MemoryEstimate:
     def total_bytes(self) -> int:
         """KV cache + the larger of the LLM and vision working sets (they are not live together)."""
         return self.kv_cache_bytes + max(self.activation_bytes, self.vision_activation_bytes)
+
+
+def human_bytes(nbytes: float) -> str:
+    """``3758096384 -> "3.50 GiB"``; below 1 GiB in MiB (``"1.0 MiB"``)."""
+    return f"{nbytes / 1024**3:.2f} GiB" if nbytes >= 1024**3 else f"{nbytes / 1024**2:.1f} MiB"
 
 
 def dtype_bytes(dtype: Any) -> int:

@@ -86,10 +86,11 @@ def _positive(*values) -> float | None:
 def read_info(path: Path, container, stream) -> VideoInfo:
     """Fill in :class:`VideoInfo`, estimating what the container lacks.
 
-    Duration comes from the stream duration, else the end of the last packet (found by
-    seeking to the last keyframe and demuxing from there), else the container duration,
-    else the pts of all packets (demuxed, not decoded), else packet count / fps. The
-    frame rate is the stream's average rate, else the codec's guess, else count / duration.
+    Duration is the larger of the stream duration and the end of the last packet (found by
+    seeking to the last keyframe and demuxing from there), so it covers the last frame even
+    when the container stores a shorter one (seen on VFR files); else the container
+    duration, else the pts of all packets (demuxed, not decoded), else packet count / fps.
+    The frame rate is the stream's average rate, else the codec's guess, else count / duration.
 
     Raises:
         MmlongError: if neither a duration nor a frame count can be found.
@@ -98,9 +99,10 @@ def read_info(path: Path, container, stream) -> VideoInfo:
     start = float((stream.start_time or 0) * tb) if tb else 0.0
     has_pts = stream.start_time is not None
     duration = _positive(stream.duration * tb) if stream.duration and tb else None
-    if duration is None and has_pts and tb:
+    if has_pts and tb:  # a stored duration can end before the last frame (VFR muxers): it must cover it
         _, end = _scan_packets(path, stream.index, tail=True)
-        duration = _positive(end * tb - start) if end is not None else None
+        last = _positive(end * tb - start) if end is not None else None
+        duration = max(duration or 0.0, last or 0.0) or None
     if duration is None and container.duration:
         container_end = ((container.start_time or 0) + container.duration) / av.time_base
         duration = _positive(container_end - start)

@@ -24,7 +24,7 @@ import numpy as np
 
 from mmlong.errors import MmlongError
 
-__all__ = ["VideoInfo", "VideoSource", "open", "BACKENDS"]
+__all__ = ["VideoInfo", "VideoSource", "open", "check_file", "still_image_format", "BACKENDS"]
 
 #: Decoder backends for :func:`open` (``None`` means ``"pyav"``): name -> "module:class",
 #: imported on first use. Each class takes the path and returns an open VideoSource.
@@ -221,6 +221,69 @@ class VideoSource(abc.ABC):
         )
 
 
+#: First bytes of still-image formats: a file that starts like this is an image, whatever its name.
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+                (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def still_image_format(path: str | os.PathLike) -> str | None:
+    """The format name when ``path`` holds a single still image (PNG, JPEG, GIF, BMP, TIFF, WebP), else None.
+
+    Decided by content, not by the name; an animated GIF / PNG / WebP (more than one frame) is
+    not a still image and is read as a video. The one rule for "an image given as a video":
+    :func:`check_file` refuses it for every reader, the demo's upload check for its page.
+    """
+    try:
+        with builtins.open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    kind = next((name for magic, name in _IMAGE_MAGIC if head.startswith(magic)), None)
+    if kind is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        kind = "WebP"
+    if kind is None:
+        return None
+    try:
+        from PIL import Image
+
+        with Image.open(path) as img:
+            return kind if getattr(img, "n_frames", 1) <= 1 else None
+    except Exception:  # noqa: BLE001 - not an image after all: let the decoder say what it is
+        return None
+
+
+def check_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path if it can be opened as a video, else the one-line error saying why not.
+
+    The rule :func:`open` applies before any decoder runs (``mmlong ask`` calls it before
+    loading a model): the file exists, is a regular file, is readable and not empty, and is
+    not a still image (images go to ``--image`` / ``images=``, whatever the file is named).
+
+    Raises:
+        MmlongError: naming the problem and the fix.
+    """
+    path = Path(os.fspath(path)).expanduser()
+    if not path.exists():
+        raise unreadable(path, "file not found (check the path)")
+    if not path.is_file():
+        raise unreadable(path, "it is a directory, not a video file; pass the path of a video file"
+                         if path.is_dir() else "not a regular file")
+    if not os.access(path, os.R_OK):
+        raise unreadable(path, "permission denied; make the file readable (chmod u+r) or copy it")
+    try:
+        with builtins.open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise unreadable(path, exc.strerror or exc) from None
+    if not head:
+        raise unreadable(path, "the file is empty")
+    image = still_image_format(path)
+    if image is not None:
+        raise unreadable(path, f"it is a {image} image, not a video; pass it as an image "
+                         "(mmlong ask --image FILE, or images= in Python)")
+    return path
+
+
 def open(path: str | os.PathLike, backend: str | None = None) -> VideoSource:  # noqa: A001
     """Open a video file for timestamped frame access.
 
@@ -232,22 +295,13 @@ def open(path: str | os.PathLike, backend: str | None = None) -> VideoSource:  #
         An open :class:`VideoSource`; close it (or use ``with``) when done.
 
     Raises:
-        MmlongError: for a missing file, a file that is not a readable video, an unknown
-            backend, or a backend whose optional package is not installed.
+        MmlongError: for a missing file, a file that is not a readable video (see
+            :func:`check_file`: a directory, an empty or unreadable file, a still image), an
+            unknown backend, or a backend whose optional package is not installed.
     """
-    path = Path(os.fspath(path)).expanduser()
     name = backend or "pyav"
     if name not in BACKENDS:
         raise MmlongError(f"unknown video backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if not path.exists():
-        raise unreadable(path, "file not found (check the path)")
-    if not path.is_file():
-        raise unreadable(path, "not a regular file")
-    try:
-        with builtins.open(path, "rb") as fh:
-            if not fh.read(1):
-                raise unreadable(path, "the file is empty")
-    except OSError as exc:
-        raise unreadable(path, exc.strerror or exc) from None
+    path = check_file(path)
     module, cls = BACKENDS[name].split(":")
     return getattr(importlib.import_module(module), cls)(path)

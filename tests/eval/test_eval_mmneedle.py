@@ -250,3 +250,21 @@ def test_released_coco_captions_and_errors(tmp_path):
     (root / "file_to_caption.json").write_text(json.dumps(hf_captions))
     with pytest.raises(MmlongError, match="images_stitched.zip"):
         get_task("mmneedle", data_dir=str(root), m=2, n=2).docs()
+
+
+def test_generated_scenes_are_pairwise_told_apart_by_pixels():
+    pool = H.scene_pool(80, 48)
+    imgs = np.stack([np.asarray(pool.load(k), np.float32) for k in pool.keys]).reshape(80, -1)
+    gaps = np.abs(imgs[:, None] - imgs[None]).mean(axis=2)
+    np.fill_diagonal(gaps, np.inf)
+    assert gaps.min() > H.MATCH_TOL  # no scene passes for another under the pixel oracle's threshold
+    with pytest.raises(MmlongError, match=r"^only 44 scenes drawn at 1 px are told apart by pixels, 200 are needed"):
+        H.scene_pool(200, 1)
+
+
+def test_oracle_scores_1_on_every_metric_with_the_default_haystacks():
+    r = evaluate(EvalConfig(model="oracle", tasks=("mmneedle",), limit=20), echo=False)
+    assert r["versions"]["mmneedle"] == "2"
+    assert {m: r["results"]["mmneedle"][f"{m},none"] for m in ("exist_acc", "index_acc", "exact_acc",
+                                                                 "neg_exist_acc")} == dict.fromkeys(
+        ("exist_acc", "index_acc", "exact_acc", "neg_exist_acc"), 1.0)

@@ -197,7 +197,7 @@ def test_missing_path_and_non_video_files(tmp_path):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     assert "empty" in _one_line_error(empty)
-    assert "not a regular file" in _one_line_error(tmp_path)
+    assert "is a directory, not a video file" in _one_line_error(tmp_path)
 
 
 def test_audio_only_file_has_no_video_stream(tmp_path):
@@ -259,3 +259,35 @@ def test_optional_backends_agree_with_pyav(media, backend):
     assert frames.shape == (4, 24, 32, 3)
     assert _indices(frames) == video.index_at(times).tolist()
     np.testing.assert_allclose(actual, video.timestamps[video.index_at(times)], atol=1e-3)
+
+
+def test_duration_covers_frames_past_a_short_stored_duration(tmp_path):
+    from bad_media import shorten_duration
+
+    full = write_test_video(tmp_path / "vfr.mp4", seconds=3, fps=10, vfr=True)
+    short = shorten_duration(full.path, tmp_path / "short.mp4")  # frames to 2.9 s, stored duration 1.5 s
+    with av.open(str(short)) as c:
+        stream = c.streams.video[0]
+        assert float(stream.duration * stream.time_base) == 1.5 and c.duration / av.time_base == 1.5
+    with mv.open(full.path) as a, mv.open(short) as b:
+        assert a.info == b.info and b.duration == 3.0 and full.timestamps[-1] == pytest.approx(2.9)
+    got, want = mv.sample(short, fps=4), mv.sample(full.path, fps=4)
+    np.testing.assert_array_equal(got.timestamps, want.timestamps)
+    assert got.timestamps[-1] == pytest.approx(2.8) and len(set(_indices(got.frames))) == 10  # sampled to the end
+
+
+def test_a_still_image_is_refused_by_content_and_an_animation_is_a_video(tmp_path):
+    from PIL import Image
+
+    frames = [Image.new("RGB", (64, 48), (60 * i, 0, 0)) for i in range(4)]
+    for fmt, name in (("PNG", "a.mp4"), ("JPEG", "b.mkv"), ("GIF", "c.mov"), ("BMP", "d.avi"), ("TIFF", "e.webm"),
+                      ("WEBP", "f.mp4")):
+        frames[0].save(tmp_path / name, format=fmt)
+        with pytest.raises(MmlongError) as err:
+            mv.open(tmp_path / name)
+        kind = {"WEBP": "WebP"}.get(fmt, fmt)
+        assert str(err.value) == (f"cannot read video {str(tmp_path / name)!r}: it is a {kind} image, not a video; "
+                                  "pass it as an image (mmlong ask --image FILE, or images= in Python)")
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with mv.open(tmp_path / "anim.gif") as src:
+        assert src.num_frames == 4 and (src.height, src.width) == (48, 64)

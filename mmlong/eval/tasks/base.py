@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from mmlong.errors import reject_unknown_fields
+from mmlong.errors import MmlongError, reject_unknown_fields
 
 
 @dataclass(frozen=True)
@@ -115,10 +115,76 @@ def option_docs(options_cls) -> list[tuple[str, str, str]]:
              comments.get(f.name, "")) for f in dataclasses.fields(options_cls)]
 
 
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _accepts(hint, value, default) -> bool:
+    """Whether ``value`` has the type of an option annotated ``hint`` (a scalar stands for a 1-tuple)."""
+    import types
+    import typing
+
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_accepts(h, value, default) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint in (int, float):
+        return isinstance(value, int if hint is int else (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is tuple or typing.get_origin(hint) is tuple:
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        like = type(default[0]) if isinstance(default, tuple) and default else None
+        return like is None or all(_accepts(like, v, None) for v in items)
+    return True  # anything else: the task checks it
+
+
+def _kind(hint, default) -> str:
+    import types
+    import typing
+
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_kind(h, default) for h in typing.get_args(hint) if h is not type(None))
+    if hint is tuple and isinstance(default, tuple) and default:
+        return f"{_KINDS.get(type(default[0]), 'a value')} or a comma list of them"
+    return _KINDS.get(hint, "a value")
+
+
+def _check_types(cls, options: dict, task: str) -> dict:
+    """``options`` with each value checked against its field's type: one line naming the first
+    wrong one (``mmneedle.m=abc``). A number given for a text option (``data_dir=2024``, as the
+    command line parses it) becomes its text."""
+    import typing
+
+    hints, out = typing.get_type_hints(cls), dict(options)
+    for f in dataclasses.fields(cls):
+        if f.name not in out or f.name not in hints:
+            continue
+        hint, value = hints[f.name], out[f.name]
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not _accepts(hint, value, default) \
+                and _accepts(hint, str(value), default):
+            out[f.name] = value = str(value)
+        if not _accepts(hint, value, default):
+            example = ",".join(map(str, default)) if isinstance(default, tuple) else default
+            raise MmlongError(f"task option {task}.{f.name} must be {_kind(hint, default)}, got {value!r}"
+                              + (f"; e.g. --task-opt {task}.{f.name}={example}" if default is not None else ""))
+    return out
+
+
 def build_options(cls, options: dict, task: str):
-    """``cls(**options)`` with unknown names rejected, listing the valid ones."""
+    """``cls(**options)`` with unknown names and values of the wrong type rejected (one line each).
+
+    An answer cap (a ``max_new_tokens`` field) must be an integer >= 1, as everywhere else.
+    """
+    from mmlong.pipeline.base import check_max_new_tokens
+
     reject_unknown_fields(cls, options, "option", f" for task {task}")
-    return cls(**options)
+    built = cls(**_check_types(cls, options, task))
+    if "max_new_tokens" in getattr(cls, "__dataclass_fields__", {}):
+        check_max_new_tokens(built.max_new_tokens, f"{task}.max_new_tokens")
+    return built
 
 
 class Task:

@@ -44,7 +44,7 @@ def needle_answer(rec: dict) -> str:
 class MMNeedle(Task):
     name = "mmneedle"
     summary = "MMNeedle: locate the captioned sub-image among M stitched N x N images (1/2/5 needles)"
-    version = "1"
+    version = "2"  # 2: generated scenes are pairwise told apart by pixels (no negative needle passes for a cell)
 
     @dataclass(frozen=True)
     class Options:

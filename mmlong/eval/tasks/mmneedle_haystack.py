@@ -77,18 +77,63 @@ def render_scene(bg: str, objects: tuple, size: int):
     return img
 
 
+#: Mean absolute pixel difference (0-255, over the whole image) at or below which two images count as the
+#: same picture: the pixel oracle's match threshold (:func:`mmlong.eval.models.locate_by_pixels`).
+MATCH_TOL = 6.0
+
+
+def _signature(img, size: int):
+    """``(box-averaged pixels, box side)`` of an image: box means over ``f x f`` blocks (f = size // 16).
+
+    For two images of one size, ``f^2 * sum|sig_a - sig_b| / (size^2 * 3)`` is a lower bound of
+    their mean absolute difference (averaging never grows a difference; pixels beyond the last
+    whole block only add to it), so a signature distance above :data:`MATCH_TOL` proves the
+    pictures are told apart.
+    """
+    import numpy as np
+
+    f = max(1, size // 16)
+    k = size // f
+    arr = np.asarray(img, np.float32)[: k * f, : k * f]
+    return arr.reshape(k, f, k, f, 3).mean(axis=(1, 3)).reshape(-1), f
+
+
 def scene_pool(n: int, size: int, seed: int = 0) -> Pool:
-    """``n`` distinct two-object scenes (keys ``scene_00000.png`` ...), drawn at ``size`` px."""
+    """``n`` two-object scenes (keys ``scene_00000.png`` ...), drawn at ``size`` px, no two alike.
+
+    Every two scenes of the pool differ by more than :data:`MATCH_TOL` in mean absolute pixel
+    difference (checked on the drawn pixels, see :func:`_signature`), so a generated haystack
+    never holds a scene that passes for another one: not a negative's needle, not a second copy
+    of a cell.
+
+    Raises:
+        MmlongError: ``size`` is too small to draw ``n`` scenes that far apart.
+    """
+    import numpy as np
+
     rng, seen, specs = random.Random(seed), set(), []
     colours, bgs = list(COLOURS), list(BACKGROUNDS)
+    sigs: dict[str, list] = {bg: [] for bg in bgs}  # scenes on different backgrounds are far apart anyway
+    tries = 0
     while len(specs) < n:
+        tries += 1
+        if tries > 50 * n + 1000:
+            raise MmlongError(f"only {len(specs)} scenes drawn at {size} px are told apart by pixels, {n} are needed; "
+                              "raise the mmneedle size or lower m / n / n_stitched")
         bg = rng.choice(bgs)
         p1, p2 = rng.sample(POSITIONS, 2)
         objs = tuple(sorted(((rng.choice(SHAPES), rng.choice(colours), p1), (rng.choice(SHAPES), rng.choice(colours), p2)),
                             key=lambda o: POSITIONS.index(o[2])))
-        if (bg, objs) not in seen and all(BACKGROUNDS[bg] != COLOURS[o[1]] for o in objs):
-            seen.add((bg, objs))
-            specs.append((bg, objs))
+        if (bg, objs) in seen or any(BACKGROUNDS[bg] == COLOURS[o[1]] for o in objs):
+            continue
+        seen.add((bg, objs))
+        sig, f = _signature(render_scene(bg, objs, size), size)
+        if sigs[bg]:
+            gaps = np.abs(np.stack(sigs[bg]) - sig).sum(axis=1) * (f * f) / (size * size * 3)
+            if gaps.min() <= MATCH_TOL:
+                continue
+        sigs[bg].append(sig)
+        specs.append((bg, objs))
     keys = [f"scene_{i:05d}.png" for i in range(n)]
     spec_of = dict(zip(keys, specs))
     return Pool(keys, {k: scene_caption(*spec_of[k]) for k in keys}, lambda k: render_scene(*spec_of[k], size))
