@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.mmlong-installed
 # CPU torch first so nothing later pulls a multi-GB CUDA build (see README).
 TORCH   ?= torch==2.13.0
-EXTRAS  ?= dev,asr,ocr,llm,docs,ui,plot
+EXTRAS  ?= dev,asr,ocr,llm,docs,ui,plot,train
 DEMO    := .mmlong_cache/demo
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1

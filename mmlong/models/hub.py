@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from mmlong.errors import MmlongError, first_line
 
-__all__ = ["ModelInfo", "LoadedModel", "Shipped", "SHIPPED", "split_name", "describe", "load_model", "family_for"]
+__all__ = ["ModelInfo", "LoadedModel", "Shipped", "SHIPPED", "split_name", "describe", "load_model", "family_for",
+           "trained_scheme", "SHIPPED_DIR"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Shipped:
     describe: Callable[[str], ModelInfo]
     load: Callable[[str, Any], LoadedModel]
     help: str
+    default: str | None = None  # REST for a bare ``PREFIX`` (None: REST is required)
 
 
 def _tiny_info(rest: str) -> ModelInfo:
@@ -92,9 +95,41 @@ def _tiny_load(rest: str, dtype: Any) -> LoadedModel:
     return tiny(rest, dtype=dtype)
 
 
-#: Model name prefixes mmlong resolves itself: ``PREFIX:REST`` -> a :class:`Shipped`.
+#: Where the checkpoints that ship inside the package live (``<prefix>-<rest>/``: a transformers folder).
+SHIPPED_DIR = Path(__file__).parent / "shipped"
+
+
+def _shipped_folder(prefix: str, rest: str) -> Path:
+    folder = SHIPPED_DIR / f"{prefix}-{rest}"
+    if not (folder / "config.json").exists():
+        have = sorted(p.name[len(prefix) + 1:] for p in SHIPPED_DIR.glob(f"{prefix}-*") if (p / "config.json").exists())
+        raise MmlongError(f"no shipped model {prefix}:{rest}; this install has {prefix}:"
+                          f"{'|'.join(have) if have else '(none)'}")
+    return folder
+
+
+def _folder_info(prefix: str):
+    def info(rest: str) -> ModelInfo:
+        got = _from_hub(str(_shipped_folder(prefix, rest)))
+        return ModelInfo(f"{prefix}:{rest}", got.family, got.spec, got.config, got.per_frame_timestamps)
+
+    return info
+
+
+def _folder_load(prefix: str):
+    def load(rest: str, dtype: Any) -> LoadedModel:
+        return _load_hub(str(_shipped_folder(prefix, rest)), dtype=dtype, attn_implementation="sdpa")
+
+    return load
+
+
+#: Model name prefixes mmlong resolves itself: ``PREFIX:REST`` -> a :class:`Shipped` (``PREFIX`` alone =
+#: ``PREFIX:<default>``). Trained checkpoints ship as folders in :data:`SHIPPED_DIR`.
 SHIPPED: dict[str, Shipped] = {
     "tiny": Shipped(_tiny_info, _tiny_load, "a family: qwen2_vl, qwen2_5_vl, qwen3_vl, qwen3_vl_moe"),
+    "tiny-vniah": Shipped(_folder_info("tiny-vniah"), _folder_load("tiny-vniah"),
+                          "a position scheme the model was trained with: native, hope, videorope, mrope_pp",
+                          default="native"),
 }
 
 
@@ -106,7 +141,8 @@ def split_name(name: str) -> tuple[str | None, str]:
     """
     name = os.fspath(name).strip()
     prefix, sep, rest = name.partition(":")
-    if sep and prefix in SHIPPED:
+    if prefix in SHIPPED and (sep or SHIPPED[prefix].default is not None):
+        rest = rest or SHIPPED[prefix].default or ""
         if not rest:
             raise MmlongError(f"{name!r} names no model; use {prefix}:REST with REST {SHIPPED[prefix].help}")
         return prefix, rest
@@ -231,14 +267,47 @@ def load_model(name: str, *, device: str = "cpu", dtype: Any = None, attn_implem
         m = SHIPPED[prefix].load(rest, dtype)
         m.model.to(device)
         return m
+    m = _load_hub(rest, dtype=dtype, attn_implementation=attn_implementation)
+    m.model.to(device)
+    return m
+
+
+def _load_hub(name: str, *, dtype: Any, attn_implementation: str) -> LoadedModel:
+    """A hub id or local folder through transformers' ``from_pretrained``, on the CPU, in eval mode."""
     from transformers import AutoTokenizer
 
     from mmlong.models.vision_inputs import VisionSpec
 
-    fam = family_for(rest)
+    fam = family_for(name)
     try:
-        model = fam.load_class().from_pretrained(rest, dtype=dtype, attn_implementation=attn_implementation)
-        tokenizer = AutoTokenizer.from_pretrained(rest)
+        model = fam.load_class().from_pretrained(name, dtype=dtype, attn_implementation=attn_implementation)
+        tokenizer = AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as exc:
-        raise _hub_error(rest, exc, "load model") from None
-    return LoadedModel(model.to(device).eval(), tokenizer, VisionSpec.from_pretrained(rest), fam)
+        raise _hub_error(name, exc, "load model") from None
+    model.eval()
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return LoadedModel(model, tokenizer, VisionSpec.from_pretrained(name), fam)
+
+
+def trained_scheme(name: str) -> tuple[str, dict]:
+    """``(pos, options)`` a checkpoint records in its ``mmlong.json`` (written by ``mmlong train``), else
+    ``("native", {})``: what ``mmlong.load`` applies when no ``pos=`` is given."""
+    import json
+
+    prefix, rest = split_name(name)
+    if prefix == "tiny":
+        return "native", {}
+    folder = _shipped_folder(prefix, rest) if prefix is not None else None
+    try:
+        if folder is not None:
+            path = folder / "mmlong.json"
+        else:
+            from transformers.utils import cached_file
+
+            path = cached_file(rest, "mmlong.json", _raise_exceptions_for_missing_entries=False,
+                               _raise_exceptions_for_connection_errors=False)
+        meta = json.loads(Path(path).read_text()) if path is not None and Path(path).exists() else {}
+    except (OSError, ValueError):
+        meta = {}
+    return str(meta.get("pos") or "native"), dict(meta.get("pos_options") or {})

@@ -111,7 +111,7 @@ def default_sections(family: Any, head_dim: int) -> list[int]:
 
 def tiny_config(family: Any = "qwen2_5_vl", *, head_dim: int = 32, rope_theta: float = 1e4, sections=None,
                 rope_type: str = "default", max_position_embeddings: int = 32768, vocab_size: int | None = None,
-                **rope_extra: Any) -> Any:
+                layers: int | None = None, vision_depth: int | None = None, **rope_extra: Any) -> Any:
     """The tiny transformers config of ``family`` (special token ids from :func:`tiny_tokenizer`).
 
     Every tiny model, test config and probe in mmlong comes from this one table
@@ -128,6 +128,8 @@ def tiny_config(family: Any = "qwen2_5_vl", *, head_dim: int = 32, rope_theta: f
             (``factor=...``) added to ``rope_parameters``.
         max_position_embeddings: the text config's context length.
         vocab_size: None = the tiny tokenizer's 263 ids.
+        layers: text decoder layers (None = :data:`TINY_TEXT`'s 2).
+        vision_depth: vision tower blocks (None = :data:`TINY_VISION`'s 2).
     """
     fam = family_of(family)
     tok = tiny_tokenizer()
@@ -143,7 +145,13 @@ def tiny_config(family: Any = "qwen2_5_vl", *, head_dim: int = 32, rope_theta: f
                 bos_token_id=None, eos_token_id=ids[IM_END], pad_token_id=ids[ENDOFTEXT])
     if fam.name == "qwen3_vl_moe":
         text.update(TINY_MOE)
+    if layers is not None:
+        text["num_hidden_layers"] = layers
     vision = dict(TINY_VISION[fam.name])
+    if vision_depth is not None:
+        vision["depth"] = vision_depth
+        if "fullatt_block_indexes" in vision:
+            vision["fullatt_block_indexes"] = [vision_depth - 1]
     vision["hidden_size" if fam.name == "qwen2_vl" else "out_hidden_size"] = hidden
     return fam.load_class().config_class(
         text_config=text, vision_config=vision,

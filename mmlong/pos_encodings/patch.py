@@ -142,6 +142,26 @@ def current(model) -> PosPatch | None:
 
 
 @contextlib.contextmanager
+def draw_seed(model, seed: int):
+    """Use ``seed`` for the scheme's per-item draws (HoPE's ``gamma_choices``) in the calls inside.
+
+    Training passes a new seed every step, so each video gets a fresh gamma; outside the
+    context the patch's own ``seed`` option is used (one fixed draw per item).
+    """
+    import dataclasses
+
+    st = current(model)
+    if st is None:
+        raise MmlongError("model is not patched; call mmlong.apply(model, pos=...) first")
+    old = st.options
+    st.options = dataclasses.replace(old, seed=int(seed))
+    try:
+        yield
+    finally:
+        st.options = old
+
+
+@contextlib.contextmanager
 def video_timestamps(model, stamps):
     """Hand per-video frame times (seconds) to the patched model for the calls inside."""
     st = current(model)
