@@ -119,4 +119,10 @@ def build_corpus(root: Path) -> dict[str, Path]:
     c["not_json"].write_text("not json")
     c["empty_json"] = root / "empty_results.json"
     c["empty_json"].write_text("{}")
+    import json
+
+    c["train_jsonl"] = root / "train.jsonl"  # two usable conversations about the good video, one broken row
+    row = {"messages": [{"role": "user", "content": "<video>What is shown?"}, {"role": "assistant", "content": "dots"}],
+           "videos": ["good.mp4"]}
+    c["train_jsonl"].write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n{broken\n")
     return c

@@ -1,6 +1,7 @@
 """``mmlong data ...``: generate test and benchmark data.
 
     mmlong data lecture OUT --n 20 --minutes 10 [--seed 0] [--fps 1] [--size 640x360] [--no-speech]
+    mmlong data vniah OUT --n 3000 --length 16 [--seed 1]
 
 writes ``OUT/lecture_000.mp4`` ... plus ``OUT/questions.jsonl`` (one row per planted fact)
 and ``OUT/lectures.jsonl`` (full ground truth per video); see :mod:`mmlong.data.lecture`.
@@ -94,6 +95,19 @@ def _cmd_lecture(args) -> int:
     return 0
 
 
+def _cmd_vniah(args) -> int:
+    from mmlong.data.vniah import write_dataset
+    from mmlong.paths import check_output_dir
+
+    if args.n < 1 or args.length < 2:
+        raise MmlongError(f"--n must be >= 1 and --length >= 2 seconds (got {args.n}, {args.length})")
+    check_output_dir(args.out, "OUT")
+    t0 = time.perf_counter()
+    path = write_dataset(args.out, args.n, length=args.length, seed=args.seed, size=args.size)
+    print(f"wrote {args.n} conversations ({args.length} s videos) to {path} in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
 def add_parser(subparsers) -> None:
     """Register ``data`` and its subcommands on the top-level ``mmlong`` subparsers."""
     data = subparsers.add_parser("data", help="generate test and benchmark data (lecture videos with QA)")
@@ -115,3 +129,13 @@ def add_parser(subparsers) -> None:
     lec.add_argument("--facts", type=int, default=None,
                      help="facts of each kind per video (default: one per 5 minutes, at least 1)")
     lec.set_defaults(fn=_cmd_lecture)
+
+    vn = sub.add_parser("vniah", help="video-needle training conversations (sharegpt JSONL + videos) for mmlong train",
+                        description="Write OUT/train.jsonl and OUT/videos/*.mp4: what / when / order questions about "
+                                    "needle frames, drawn like the vniah_synth eval task's but from seeds it never uses.")
+    vn.add_argument("out", metavar="OUT", help="output folder")
+    vn.add_argument("--n", type=int, default=3000, help="conversations (kinds take turns; default 3000)")
+    vn.add_argument("--length", type=int, default=16, help="video length in seconds = frames at 1 fps (default 16)")
+    vn.add_argument("--seed", type=int, default=1, help="draws (default 1)")
+    vn.add_argument("--size", type=int, default=96, help="frame side in pixels (default 96, the eval task's)")
+    vn.set_defaults(fn=_cmd_vniah)

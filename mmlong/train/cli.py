@@ -42,8 +42,10 @@ def _settings(args) -> dict:
 
 
 def _check_resume(args) -> None:
+    from mmlong.paths import check_output_dir
     from mmlong.train.loop import latest_checkpoint
 
+    check_output_dir(args.out, "--out")
     if args.resume and latest_checkpoint(args.out) is None:
         raise MmlongError(f"--resume: {args.out} has no finished checkpoint to resume; drop --resume to start a run")
 
