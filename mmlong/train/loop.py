@@ -183,7 +183,7 @@ def run(model, data, settings: TrainSettings, *, params=None, accelerator=None, 
                 acc.backward(loss * acc.num_processes / total)  # DDP averages: this makes the global token mean
             loss_total += loss.detach()
         if s.max_grad_norm:
-            acc.clip_grad_norm_(params, s.max_grad_norm)
+            acc.clip_grad_norm_(model.parameters(), s.max_grad_norm)  # the prepared model's (FSDP flattens them)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)

@@ -48,7 +48,7 @@ def test_bad_documents(tmp_path):
         open_pdf(str(tmp_path / "none.pdf"))
     bad = tmp_path / "bad.pdf"
     bad.write_text("not a pdf")
-    with pytest.raises(MmlongError, match="cannot read"):
+    with pytest.raises(MmlongError, match="is not a PDF or is damaged"):
         open_pdf(str(bad))
 
 
