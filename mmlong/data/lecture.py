@@ -19,6 +19,10 @@ A lecture is a slide show (PIL slides, :mod:`mmlong.data.slides`, a new slide ev
 * ``slide``: a bullet "Code word: PELICAN" is shown on one slide and never spoken
   (answer ``"PELICAN"``; time and span are the slide's display span).
 
+``kinds=`` adds two more (:data:`mmlong.data.text.KINDS`): a spoken keyword ("The keyword
+for this section is, lavender.", source ``speech``) and a reference number on a slide
+("Reference number: 4127", source ``slide``). :attr:`Fact.kind` names the kind.
+
 Every section's slide title is also spoken ("Now let us talk about <title>."), so when a
 lecture has several facts of a kind the questions name the section, fairly, for either
 route. Everything is reproducible from ``seed``.
@@ -53,6 +57,8 @@ class Fact:
         answer: the exact answer (digits for numbers, upper case for code words).
         time: seconds: the sentence start (speech) or the slide start (slide).
         span: ``(start, end)`` seconds of the sentence or of the slide's display.
+        kind: ``speech_number``, ``slide_word``, ``speech_word`` or ``slide_number``.
+        section: the title of the slide (section) the fact belongs to.
     """
 
     id: str
@@ -61,6 +67,8 @@ class Fact:
     answer: str
     time: float
     span: tuple[float, float]
+    kind: str = ""
+    section: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,26 +98,28 @@ class Lecture:
     has_audio: bool
 
     def questions(self, video: str | None = None) -> list[dict]:
-        """questions.jsonl rows: video, question, answer, source, time, span, id."""
+        """questions.jsonl rows: video, question, answer, source, kind, time, span, id."""
         name = video if video is not None else self.path.name
-        return [{"video": name, "question": f.question, "answer": f.answer, "source": f.source,
+        return [{"video": name, "question": f.question, "answer": f.answer, "source": f.source, "kind": f.kind,
                  "time": f.time, "span": list(f.span), "id": f.id} for f in self.facts]
 
 
 def _place(slides, clips, rng: random.Random) -> list[list[tuple[float, np.ndarray, str]]]:
     """Lay each slide's sentences out in time: a short lead-in, then 0.8-3 s pauses.
 
-    Sentences that would run past ``end - 0.5`` are dropped (the intro and a fact sentence,
-    the first two, always fit: slides last at least 30 s unless the video is shorter).
+    Sentences that would run past ``end - 0.5`` are dropped (the intro and the fact
+    sentences, which come first, always fit: slides last at least 30 s unless the video is
+    shorter).
     """
     placed, it = [], iter(clips)
     for slide in slides:
         t, row = slide.start + rng.uniform(0.5, 1.5), []
+        keep = 1 + (slide.number is not None) + (slide.keyword is not None)
         for k, sentence in enumerate(slide.sentences):
             audio = next(it)
             length = len(audio) / S.RATE
             if t + length > slide.end - 0.5:
-                if k < 2:
+                if k < keep:
                     raise MmlongError(f"slide {slide.title!r} is too short for its narration; pass a larger --minutes")
                 continue
             row.append((round(t, 3), audio, sentence))
@@ -118,21 +128,34 @@ def _place(slides, clips, rng: random.Random) -> list[list[tuple[float, np.ndarr
     return placed
 
 
+_QUESTIONS = {  # kind -> (question, cue in the fact sentence for speech kinds)
+    "speech_number": ("What is the secret number mentioned{where}?", "secret number"),
+    "slide_word": ("What code word is shown on the slides{where}?", None),
+    "speech_word": ("What keyword is mentioned{where}?", "keyword for this section"),
+    "slide_number": ("What reference number is shown on the slides{where}?", None),
+}
+
+
 def _facts(slides, placed, prefix: str) -> tuple[Fact, ...]:
-    kinds = {"speech": [s for s in slides if s.number is not None], "slide": [s for s in slides if s.code_word]}
+    values = {"speech_number": lambda s: s.number, "slide_word": lambda s: s.code_word,
+              "speech_word": lambda s: s.keyword, "slide_number": lambda s: s.reference}
     facts = []
-    for source, chosen in kinds.items():
+    for kind, value in values.items():
+        chosen = [s for s in slides if value(s) is not None]
+        ids = {"speech_number": "speech", "slide_word": "slide"}.get(kind, kind)
+        template, cue = _QUESTIONS[kind]
         for j, slide in enumerate(chosen):
             where = f" in the section on {slide.title}" if len(chosen) > 1 else ""
-            if source == "speech":
+            default = " in the lecture" if kind == "speech_number" and not where else where
+            if cue is not None:
                 i = slides.index(slide)
-                t, audio, _ = next(p for p in placed[i] if "secret number" in p[2])
-                span, answer = (t, round(t + len(audio) / S.RATE, 3)), str(slide.number)
-                question = f"What is the secret number mentioned{where or ' in the lecture'}?"
+                t, audio, _ = next(p for p in placed[i] if cue in p[2])
+                span = (t, round(t + len(audio) / S.RATE, 3))
             else:
-                span, answer = (slide.start, slide.end), slide.code_word
-                question = f"What code word is shown on the slides{where}?"
-            facts.append(Fact(f"{prefix}{source}_{j}", source, question, answer, span[0], span))
+                span = (slide.start, slide.end)
+            source = "speech" if cue is not None else "slide"
+            facts.append(Fact(f"{prefix}{ids}_{j}", source, template.format(where=default), str(value(slide)),
+                              span[0], span, kind, slide.title))
     return tuple(sorted(facts, key=lambda f: f.time))
 
 
@@ -148,6 +171,7 @@ def make_lecture(
     voice: str = "en-us",
     wpm: int = 160,
     id_prefix: str = "",
+    kinds: tuple[str, ...] | None = None,
 ) -> Lecture:
     """Generate one lecture video.
 
@@ -163,6 +187,7 @@ def make_lecture(
         voice: espeak-ng voice.
         wpm: speaking rate in words per minute.
         id_prefix: prefix for :attr:`Fact.id`, e.g. ``"lecture_003/"``.
+        kinds: fact kinds (default ``speech_number`` and ``slide_word``; see :func:`~mmlong.data.plan.plan`).
 
     Returns:
         The :class:`Lecture` with the ground truth.
@@ -176,7 +201,8 @@ def make_lecture(
     if speech:
         S.require_espeak()
     rng = random.Random(seed)
-    slides = plan(minutes, fps, rng, speech=speech, facts_per_kind=facts_per_kind)
+    slides = plan(minutes, fps, rng, speech=speech, facts_per_kind=facts_per_kind,
+                  **({"kinds": tuple(kinds)} if kinds is not None else {}))
     sentences = [s for slide in slides for s in slide.sentences]
     placed = _place(slides, S.synthesize(sentences, voice=voice, wpm=wpm) if speech else [], rng)
 

@@ -44,6 +44,8 @@ class SlidePlan:
         sentences: narration in speaking order (intro first); empty without speech.
         number: secret number spoken on this slide, if any.
         code_word: code word shown on this slide, if any.
+        keyword: keyword spoken on this slide, if any (kind ``speech_word``).
+        reference: reference number shown on this slide, if any (kind ``slide_number``).
     """
 
     start: float
@@ -54,6 +56,8 @@ class SlidePlan:
     sentences: list[str] = field(default_factory=list)
     number: int | None = None
     code_word: str | None = None
+    keyword: str | None = None
+    reference: int | None = None
 
 
 def slide_spans(duration: float, fps: float, rng: random.Random) -> list[tuple[float, float]]:
@@ -85,7 +89,7 @@ def _sentence_count(seconds: float) -> int:
 
 
 def plan(minutes: float, fps: float, rng: random.Random, *, speech: bool = True,
-         facts_per_kind: int | None = None) -> list[SlidePlan]:
+         facts_per_kind: int | None = None, kinds: tuple[str, ...] = T.KINDS[:2]) -> list[SlidePlan]:
     """Plan every slide of a lecture.
 
     Args:
@@ -96,6 +100,10 @@ def plan(minutes: float, fps: float, rng: random.Random, *, speech: bool = True,
         facts_per_kind: facts of each kind; default ``max(1, minutes // 5)``. Without
             speech the lecture gets twice as many code words instead. Capped by the
             number of slides (facts go on distinct slides while there are enough).
+        kinds: fact kinds to plant (:data:`mmlong.data.text.KINDS`); the default plants
+            ``speech_number`` and ``slide_word``. ``speech_word`` (a spoken keyword) and
+            ``slide_number`` (a reference number on a slide) are drawn after everything else,
+            so adding them leaves the slides, narration and other facts of a seed unchanged.
 
     Returns:
         The slides in time order.
@@ -106,6 +114,10 @@ def plan(minutes: float, fps: float, rng: random.Random, *, speech: bool = True,
         )
     if fps <= 0:
         raise MmlongError(f"--fps must be positive, got {fps:g}; pass e.g. --fps 1")
+    unknown = [k for k in kinds if k not in T.KINDS]
+    if unknown or "speech_number" not in kinds or "slide_word" not in kinds:
+        raise MmlongError(f"fact kinds must include speech_number and slide_word and come from {', '.join(T.KINDS)}; "
+                          f"got {', '.join(kinds)}")
     spans = slide_spans(minutes * 60.0, fps, rng)
     titles = _titles(len(spans), rng)
     n = len(spans)
@@ -128,4 +140,23 @@ def plan(minutes: float, fps: float, rng: random.Random, *, speech: bool = True,
             if slide.number is not None:
                 slide.sentences.insert(1, T.speech_fact(slide.number))
         slides.append(slide)
+    extra = [k for k in ("speech_word", "slide_number") if k in kinds and (speech or k == "slide_number")]
+    for kind in extra:  # drawn last: the default kinds' lecture stays the same
+        count = min(per_kind, n)
+        where = rng.sample(range(n), n)
+        busy = [i for i in where if _facts_on(slides[i])]
+        where = ([i for i in where if not _facts_on(slides[i])] + busy)[:count]
+        values = rng.sample(T.KEYWORDS, count) if kind == "speech_word" else rng.sample(range(1000, 10000), count)
+        for i, value in zip(where, values):
+            slide = slides[i]
+            if kind == "speech_word":
+                slide.keyword = value
+                slide.sentences.insert(1, T.keyword_fact(value))
+            else:
+                slide.reference = value
+                slide.lines.insert(rng.randint(0, len(slide.lines)), T.reference_fact(value))
     return slides
+
+
+def _facts_on(slide: SlidePlan) -> int:
+    return sum(x is not None for x in (slide.number, slide.code_word, slide.keyword, slide.reference))

@@ -9,15 +9,18 @@ rules that keep the planted facts single-source (checked by ``tests/data``):
 * no :data:`CODE_WORDS` entry occurs in any topic word or template.
 
 So the only spoken numbers are the secret-number sentences (:func:`speech_fact`) and the
-only code words are the slide bullets (:func:`slide_fact`).
+only code words are the slide bullets (:func:`slide_fact`). Two more fact kinds are planted
+only when asked for (:data:`KINDS`): a spoken keyword (:func:`keyword_fact`, a word of
+:data:`KEYWORDS`, never shown) and a reference number on a slide (:func:`reference_fact`,
+four digits, never spoken); the same rules hold for their words.
 """
 
 from __future__ import annotations
 
 import random
 
-__all__ = ["SUBJECTS", "ASPECTS", "CODE_WORDS", "NUMBER_WORDS", "number_words", "bullets", "narration",
-           "intro", "speech_fact", "slide_fact"]
+__all__ = ["SUBJECTS", "ASPECTS", "CODE_WORDS", "KEYWORDS", "NUMBER_WORDS", "KINDS", "number_words", "bullets",
+           "narration", "intro", "speech_fact", "slide_fact", "keyword_fact", "reference_fact"]
 
 #: Lecture subjects, each with six key terms (lower case noun phrases).
 SUBJECTS: dict[str, tuple[str, ...]] = {
@@ -83,6 +86,17 @@ CODE_WORDS: tuple[str, ...] = (
     "UMBRELLA", "VELVET", "WILLOW", "YAK", "ZEBRA", "ANCHOR", "BISON", "CANYON", "DRAGONFLY", "FLAMINGO",
     "GECKO", "HERON", "IBIS", "JASMINE", "KIWI", "LYNX", "MOOSE", "NARWHAL", "OSPREY", "PUFFIN",
 )  # fmt: skip
+
+#: Spoken-only keywords (lower case, never shown, never in the vocabulary above or in CODE_WORDS).
+KEYWORDS: tuple[str, ...] = (
+    "buttercup", "cinnamon", "daffodil", "evergreen", "firefly", "granite", "horizon", "lavender", "moonlight",
+    "nightingale", "peppermint", "rainbow", "snowflake", "thunder", "sunflower", "blueberry", "seashell", "waterfall",
+    "windmill", "pinecone", "starfish", "teapot", "honeybee", "candle", "lemonade", "bamboo", "pumpkin", "mango",
+    "avocado", "carousel",
+)  # fmt: skip
+
+#: Fact kinds: (source, value) -> what is planted. The default lecture plants the first two.
+KINDS: tuple[str, ...] = ("speech_number", "slide_word", "speech_word", "slide_number")
 
 _ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
          "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
@@ -166,3 +180,13 @@ def speech_fact(number: int) -> str:
 def slide_fact(word: str) -> str:
     """The slide-only fact bullet, e.g. "Code word: PELICAN"."""
     return f"Code word: {word}"
+
+
+def keyword_fact(word: str) -> str:
+    """The spoken-only keyword sentence, e.g. "The keyword for this section is, lavender."."""
+    return f"The keyword for this section is, {word}."
+
+
+def reference_fact(number: int) -> str:
+    """The slide-only number bullet, e.g. "Reference number: 4127"."""
+    return f"Reference number: {number}"

