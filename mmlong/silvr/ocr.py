@@ -5,6 +5,9 @@ OCR'd when more than ``change_fraction`` of its 128x72 grey thumbnail's pixels d
 than 24 levels from the last OCR'd frame (a changed line of slide text moves hundreds of
 pixels; compression noise moves almost none). Each OCR result becomes one
 ``screen`` segment lasting until the next change; identical text extends the previous one.
+
+The recogniser often drops the space between words ("Exampassword: ORCHID",
+"Roleofgravityin"); :func:`tidy` puts spaces back, so a question's words match a slide's.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ class OCRSettings:
     change_fraction: float = 0.002  # share of 128x72 grey thumbnail pixels changing by > 24 levels = a change
     min_confidence: float = 0.5  # drop recognised lines below this score
     chunk: int = 16  # frames decoded per read (memory bound)
+    det_side: int = 360  # frames with a shorter side below this are upscaled for text detection (RapidOCR: 736)
+    use_cls: bool = False  # RapidOCR's 180-degree text-direction classifier (slide text is upright)
 
 
 def _thumb(frame: np.ndarray) -> np.ndarray:
@@ -34,20 +39,68 @@ def _thumb(frame: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(frame).convert("L").resize((128, 72), Image.BILINEAR), dtype=np.float32)
 
 
-def tidy(line: str) -> str:
-    """Restore spaces the recogniser drops: after ``:`` / ``,`` and at lower-to-upper case joins.
+def split_word(word: str) -> str:
+    """``word`` with the spaces the recogniser dropped put back, by wordninja's English unigram costs.
 
-    Example: ``"TheWater Cycle:History"`` -> ``"The Water Cycle: History"``.
+    A word in wordninja's list, an all-capitals word (codes, acronyms) and a word of fewer than
+    5 letters stay as they are; otherwise the cheapest split is taken when every part has at
+    least 2 letters (or is "a"). Example: ``"Exampassword"`` -> ``"Exam password"``,
+    ``"ORCHID"`` -> ``"ORCHID"``.
     """
-    line = re.sub(r"([:;,])(?=[A-Za-z0-9])", r"\1 ", line.strip())
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", line)
+    if len(word) < 5 or word.isupper() or not word.isalpha():
+        return word
+    wn = require("wordninja", "ocr")
+    if word.lower() in wn.DEFAULT_LANGUAGE_MODEL._wordcost:
+        return word
+    parts = list(wn.split(word))
+    if len(parts) < 2 or any(len(p) < 2 and p.lower() != "a" for p in parts):
+        return word
+    return " ".join(parts)
+
+
+_CAPITAL_SHAPED = set("cosvwxzl")  # lower-case letters drawn like their capitals ("l" like "I")
+
+
+def _caps(word: str) -> str:
+    """A word of 4+ letters written in capitals but read with a few small letters, in capitals again.
+
+    Either at least three quarters of its letters are capitals ("CoBALT" -> "COBALT"), or at
+    least half are and every small one looks like its capital ("BlsON" -> "BISON").
+    """
+    upper = sum(c.isupper() for c in word)
+    if len(word) < 4:
+        return word
+    if upper >= 0.75 * len(word):
+        return word.upper()
+    if upper >= 0.5 * len(word) and all(c.isupper() or c in _CAPITAL_SHAPED for c in word):
+        return word.replace("l", "I").upper()
+    return word
+
+
+def _digits(token: str) -> str:
+    """A number read with a letter O for a zero ("5o00" -> "5000"): 2+ digits and only o/O besides."""
+    return re.sub("[oO]", "0", token) if sum(c.isdigit() for c in token) >= 2 else token
+
+
+def tidy(line: str) -> str:
+    """Restore spaces the recogniser drops (after ``:`` / ``,``, at lower-to-upper joins, inside
+    words), the capitals it lowers inside a capitalised word and the zeros it reads as O.
+
+    Example: ``"TheWater Cycle:History / Exampassword: ORCHID / SEQUoIA / Room 5o00"`` ->
+    ``"The Water Cycle: History / Exam password: ORCHID / SEQUOIA / Room 5000"``.
+    """
+    line = re.sub(r"[A-Za-z]+", lambda m: _caps(m.group(0)), line.strip())
+    line = re.sub(r"\b[0-9oO]*[0-9][0-9oO]*\b", lambda m: _digits(m.group(0)), line)
+    line = re.sub(r"([:;,])(?=[A-Za-z0-9])", r"\1 ", line)
+    line = re.sub(r"(?<=[a-z])(?=[A-Z][a-z])", " ", line)
+    return re.sub(r"[A-Za-z]+", lambda m: split_word(m.group(0)), line)
 
 
 class OCRDescriber:
     """Reads on-screen text at scene changes."""
 
     name = "ocr"
-    version = 4
+    version = 7
 
     def __init__(self, settings: OCRSettings = OCRSettings()):
         self.settings = settings
@@ -59,8 +112,8 @@ class OCRDescriber:
     def _ocr(self, frame: np.ndarray) -> str:
         if self._engine is None:
             mod = require("rapidocr_onnxruntime", "ocr")
-            self._engine = mod.RapidOCR()
-        result, _ = self._engine(frame)
+            self._engine = mod.RapidOCR(det_limit_side_len=self.settings.det_side)
+        result, _ = self._engine(frame, use_cls=self.settings.use_cls)
         lines = [tidy(text) for _box, text, score in (result or []) if float(score) >= self.settings.min_confidence]
         return " / ".join(t for t in lines if t)
 

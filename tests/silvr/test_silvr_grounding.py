@@ -1,0 +1,229 @@
+"""Grounded answering on hand-written evidence: numbers in any spelling, OCR text repair, evidence
+units, candidate spans, the choice among same-kind distractors, "Not found", answer text."""
+
+import pytest
+
+from mmlong.silvr.candidates import answer_kind, candidates
+from mmlong.silvr.documents import document_units, is_heading
+from mmlong.silvr.evidence import question_terms, units_of
+from mmlong.silvr.grounding import GroundingSettings, answer_text, ground, not_found
+from mmlong.silvr.numbers import normalize, numbers_in
+from mmlong.silvr.segments import Segment, Transcript
+
+S = Segment
+
+# Two sections with a spoken number each, a slide code word in each, a third section with a
+# password and a number written as words: every question has same-kind distractors.
+LECTURE = Transcript(150.0, tuple(sorted([
+    S(0, 50, "Roman History: Overview / Role of the senate / Codeword: PELICAN / Key idea: provinces", "screen"),
+    S(1.0, 3.5, "Now let us talk about Roman history, overview.", "speech"),
+    S(4.0, 7.0, "The secret number for this section is 472.", "speech"),
+    S(10.0, 14.0, "Many students find the legions confusing at the start.", "speech"),
+    S(50, 100, "Roman History: Summary / Codeword: WALRUS / Compare aqueducts and trade routes", "screen"),
+    S(51.0, 53.5, "Now let us talk about Roman history, summary.", "speech"),
+    S(55.0, 58.0, "The secret number for this section is 815.", "speech"),
+    S(100, 150, "Music Theory: Overview / Exam password: ORCHID / Key idea: harmony / Course 204 - Week 3", "screen"),
+    S(101.0, 104.0, "Now let us talk about music theory, overview.", "speech"),
+    S(105.0, 109.0, "Please remember this, the secret project number is nine three nine four.", "speech"),
+], key=lambda s: (s.start, s.source))))
+
+
+@pytest.fixture(scope="module")
+def units():
+    return units_of(LECTURE)
+
+
+@pytest.mark.parametrize("text, values", [
+    ("the number is nine three nine four.", ["9394"]),
+    ("it was 9,394, not 12", ["9394", "12"]),
+    ("Nine thousand three hundred and ninety-four", ["9394"]),
+    ("four hundred seventy two", ["472"]),
+    ("ninety three ninety four", ["9394"]),
+    ("the code is 9-3-9-4", ["9394"]),
+    ("your locker code is 931-0, or 5-9-37", ["9310", "5937"]),  # ASR grouping a number read digit by digit
+    ("the one thing to remember", []),
+])
+def test_numbers_read_the_same_in_digits_and_words(text, values):
+    assert [n.value for n in numbers_in(text)] == values
+
+
+def test_normalize_replaces_numbers_in_place():
+    assert normalize("is nine three nine four.") == "is 9394."
+    assert normalize("page two and 5,000 more") == "page 2 and 5000 more"
+
+
+def test_ocr_text_keeps_words_apart():
+    pytest.importorskip("wordninja", reason="needs mmlong[ocr]")
+    from mmlong.silvr.ocr import tidy
+
+    assert tidy("Exampassword: ORCHID") == "Exam password: ORCHID"
+    assert tidy("Roleofgravityin acceleration / supplychains") == "Role of gravity in acceleration / supply chains"
+    assert tidy("TheWater Cycle:History / Team name: CoBALT") == "The Water Cycle: History / Team name: COBALT"
+    assert tidy("Codeword: PELICAN / chlorophyll") == "Codeword: PELICAN / chlorophyll"  # known words stay
+
+
+def test_question_terms_weigh_rare_words_and_drop_medium_words(units):
+    t = question_terms("What is the secret number mentioned in the section on Roman History: Summary?", units)
+    assert set(t.present) == {"secret", "number", "roman", "history", "summary"} and t.absent == ()
+    assert t.present["summary"] > t.present["roman"]  # one unit says "summary", three say "roman"
+    assert question_terms("What is the room number announced in the lecture?", units).absent == ("room",)
+    joined = question_terms("What code word is shown?", units)  # "code word" ~ "Codeword"
+    assert {"code", "word"} <= set(joined.present)
+    heard = question_terms("What secret project number does the speaker ask us to remembr?", units)
+    assert "remembr" in heard.present and heard.aliases["remembr"] == {"remember"}  # one edit away
+
+
+def test_candidates_and_answer_kinds():
+    got = [(c.value, c.kind, c.label) for c in candidates("Exam password: ORCHID", "What is the exam password?")]
+    assert got == [("ORCHID", "word", True)]
+    spoken = candidates("Please remember this, the secret project number is nine three nine four.", "What number?")
+    assert [(c.value, c.kind) for c in spoken] == [("9394", "number")]
+    assert all(c.value != "5" for c in candidates("Chapter 5 has code 8341.", "What is the code in chapter 5?"))
+    assert [answer_kind(q) for q in ("What secret number is said?", "What is the exam password?",
+                                     "What is the archive code?")] == ["number", "word", "any"]
+
+
+@pytest.mark.parametrize("question, value, time", [
+    ("What is the secret number mentioned in the section on Roman History: Summary?", "815", 55.0),
+    ("Which secret number does the lecturer give in the part about Roman History: Overview?", "472", 4.0),
+    ("What code word is shown on the slides in the section on Roman History: Summary?", "WALRUS", 50.0),
+    ("What secret project number does the speaker ask us to remember?", "9394", 105.0),
+    ("What is the exam password shown on a slide?", "ORCHID", 100.0),
+])
+def test_the_right_span_among_same_kind_distractors(units, question, value, time):
+    g = ground(question, units)
+    assert g.choice is not None, g.reason
+    assert (g.choice.candidate.value, g.choice.time) == (value, time)
+
+
+@pytest.mark.parametrize("question, why", [
+    ("What is the secret number mentioned in the section on Music Theory: Summary?", "lacks"),  # no such section
+    ("What code word is shown on the slides in the section on Music Theory: Overview?", "lacks"),  # a password there
+    ("What is the room number announced in the lecture?", "'room'"),  # no room anywhere
+])
+def test_not_found_when_nothing_supports_an_answer(units, question, why):
+    g = ground(question, units)
+    assert g.choice is None and why in g.reason
+    assert not_found(g).startswith("Not found in the video: ")
+
+
+def test_answer_text_cites_the_sentence_and_its_time(units):
+    g = ground("What secret project number does the speaker ask us to remember?", units)
+    assert answer_text(g.choice) == ('9394 (said at 00:01:45: "Please remember this, the secret project number is '
+                                     'nine three nine four.")')
+    slide = ground("What is the exam password shown on a slide?", units)
+    assert answer_text(slide.choice) == 'ORCHID (on screen at 00:01:40: "Exam password: ORCHID")'
+    assert "Week" not in answer_text(slide.choice)  # only the line holding the value is quoted
+
+
+def test_sentence_time_inside_a_long_asr_segment():
+    seg = S(10.0, 20.0, "Most students skip this part. The secret number for this section is 472.", "speech")
+    g = ground("What is the secret number?", units_of(Transcript(30.0, (seg,))))
+    assert g.choice.time == pytest.approx(10.0 + 10.0 * 30 / len(seg.text))  # where its sentence starts
+
+
+def test_the_reasoner_breaks_ties_between_candidates(units):
+    q = "What secret project number does the speaker ask us to remember?"
+    seg = S(0, 4, "Please remember this, the secret project number is 1200 or 9394.", "speech")
+    two = units_of(Transcript(10.0, (seg,)))
+    prefer_9394 = ground(q, two, lm=lambda items: [0.0 if c == "9394" else -5.0 for _, _, c in items])
+    prefer_1200 = ground(q, two, lm=lambda items: [0.0 if c == "1200" else -5.0 for _, _, c in items])
+    assert (prefer_9394.choice.candidate.value, prefer_1200.choice.candidate.value) == ("9394", "1200")
+    no_lm = ground(q, two, settings=GroundingSettings(lm_weight=0.0), lm=lambda items: 1 / 0)  # never called
+    assert no_lm.choice is not None
+
+
+class _Page:
+    def __init__(self, number, text):
+        self.number, self.text = number, text
+
+
+def test_documents_cite_the_page_under_the_right_heading():
+    pages = [_Page(1, "Chapter 1: Rivers\nRivers change over time.\nPage 1"),
+             _Page(2, "The archive number for this chapter is 8341.\nRivers flood in spring.\nPage 2"),
+             _Page(3, "Chapter 2: Glaciers\nThe archive number for this chapter is 5520.\nPage 3"),
+             _Page(4, "Glaciers move slowly and carve valleys.\nPage 4")]
+    assert is_heading("Chapter 2: Glaciers") and not is_heading("Rivers change over time.")
+    transcript, page_of, units = document_units(pages)
+    assert [u.focus for u in units if u.title] == ["Chapter 1: Rivers", "Chapter 2: Glaciers"]  # "Page N" repeats
+    g = ground("What is the archive number given in the chapter on Rivers?", units)
+    assert (g.choice.candidate.value, g.choice.unit.page) == ("8341", 2)
+    assert answer_text(g.choice) == '8341 (page 2: "The archive number for this chapter is 8341.")'
+    assert ground("What is the archive number in the chapter on Deserts?", units).choice is None
+
+
+def test_the_reasoner_never_overrules_coverage(units):
+    q = "What code word is shown on the slides in the section on Roman History: Summary?"
+    likes_pelican = ground(q, units, lm=lambda items: [0.0 if c == "PELICAN" else -9.0 for _, _, c in items])
+    assert likes_pelican.choice.candidate.value == "WALRUS"  # PELICAN's slide lacks "summary"
+
+
+def test_a_section_name_does_not_decide_the_kind_asked_for():
+    assert answer_kind("In the section on Astronomy: Key Terms, what secret number is said?") == "number"
+    assert answer_kind("Which reference number appears on the slide about Photosynthesis: Key Terms?") == "number"
+    assert answer_kind("What is the name of the guest speaker in the part about Numbers?") == "word"
+
+
+# Sections whose names share words ("Roman History: History" / "Roman History: Summary",
+# "Ocean Ecology: Worked Example" / "Ocean Ecology: Summary"), ASR writing "key word" for
+# "keyword", and a sentence ASR cut at the pause before its number.
+SHARED = Transcript(200.0, tuple(sorted([
+    S(0, 50, "Roman History: History / Effect of trade routes / Reference number: 5908", "screen"),
+    S(1.0, 4.0, "Now let us talk about Roman history, history.", "speech"),
+    S(6.9, 9.2, "The key word for this section is avocado.", "speech"),
+    S(50, 100, "Roman History: Summary / Reference number: 4602 / Compare aqueducts and provinces", "screen"),
+    S(51.0, 54.0, "Now let us talk about Roman history, summary.", "speech"),
+    S(56.0, 58.0, "The keyword for this section is thunder.", "speech"),
+    S(100, 150, "Ocean Ecology: Worked Example / Tides and food webs / Kelp forests in practice", "screen"),
+    S(101.0, 104.0, "The secret number for this section is...", "speech"),
+    S(104.6, 106.0, "Three hundred twenty one.", "speech"),
+    S(150, 200, "Ocean Ecology: Summary / Code word: LANTERN / Plankton and tides", "screen"),
+], key=lambda s: (s.start, s.source))))
+
+
+@pytest.mark.parametrize("question, value, time", [
+    ("Which keyword does the lecturer say in the part about Roman History: History?", "avocado", 6.9),
+    ("Which keyword does the lecturer say in the part about Roman History: Summary?", "thunder", 56.0),
+    ("What reference number is shown on the slides in the section on Roman History: History?", "5908", 0.0),
+    ("What reference number is shown on the slides in the section on Roman History: Summary?", "4602", 50.0),
+    ("In the section on Ocean Ecology: Worked Example, what secret number is said?", "321", 101.0),
+    ("What code word is shown on the slides in the section on Ocean Ecology: Summary?", "LANTERN", 150.0),
+])
+def test_sections_with_shared_words_are_told_apart(question, value, time):
+    g = ground(question, units_of(SHARED))
+    assert g.choice is not None, g.reason
+    assert (g.choice.candidate.value, g.choice.time) == (value, time)
+
+
+def test_a_section_without_the_value_is_not_found_even_when_a_namesake_has_one():
+    g = ground("Which code word appears on the slide about Ocean Ecology: Worked Example?", units_of(SHARED))
+    assert g.choice is None and g.best.candidate.value == "LANTERN"  # Ocean Ecology: Summary holds one
+    assert "'work'" in g.reason or "'ecology work'" in g.reason  # what the LANTERN slide lacks
+
+
+def test_a_sentence_cut_at_a_pause_is_one_unit():
+    (unit,) = [u for u in units_of(SHARED) if u.segment.start == 101.0]
+    assert unit.focus == "The secret number for this section is... Three hundred twenty one."
+    assert (unit.segment.start, unit.segment.end) == (101.0, 106.0)
+
+
+def test_a_phrase_of_the_question_held_elsewhere_rejects_a_namesake_chapter():
+    pages = [_Page(1, "Chapter 1: Roman History: History\nThe senate met often.\nPage 1"),
+             _Page(2, "Chapter 2: Roman History: Summary\nThe code word for this chapter is NARWHAL.\nPage 2")]
+    units = document_units(pages)[2]
+    g = ground("What code word is given in the chapter on Roman History: History?", units)
+    assert g.choice is None and g.best.candidate.value == "NARWHAL" and g.best.coverage == 1.0
+    assert g.reason == "the evidence lacks 'history history', which the part at page 1 holds, and nothing there answers it"
+    assert not_found(g, "document").startswith("Not found in the document: the evidence lacks 'history history'")
+    assert ground("What code word is given in the chapter on Roman History: Summary?", units).choice.unit.page == 2
+
+
+@pytest.mark.parametrize("line, question, value", [
+    ("Bridge Engineering: Recap / - Load paths and expansion joints / - La broom777 / Course204-Week3",
+     "Which lab room is written on the slide?", "777"),  # OCR ran words and digits together, then split them wrong
+    ("Bridge Engineering: Field Notes / - Steel girders / -Teamname: SAPPHIRE / Course204-Week10",
+     "Which team name appears on screen?", "SAPPHIRE"),  # "team" inside "Teamname"
+])
+def test_ocr_words_run_together_still_match_the_question(line, question, value):
+    g = ground(question, units_of(Transcript(60.0, (S(0.0, 60.0, line, "screen"),))))
+    assert g.choice is not None and g.choice.candidate.value == value, g.reason
