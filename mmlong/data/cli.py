@@ -29,6 +29,14 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _lengths(text: str) -> tuple[int, ...]:
+    """Parse ``16`` or ``2,4,8,16`` (seconds)."""
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole seconds such as 16 or 2,4,8,16, got {text!r}") from None
+
+
 class _LongestSlides(random.Random):
     """A random source whose every ``randint`` draws its maximum: slides as long as the timing rule
     allows (60 s), so :func:`mmlong.data.plan.plan` lays out the fewest slides any seed can give."""
@@ -99,12 +107,14 @@ def _cmd_vniah(args) -> int:
     from mmlong.data.vniah import write_dataset
     from mmlong.paths import check_output_dir
 
-    if args.n < 1 or args.length < 2:
-        raise MmlongError(f"--n must be >= 1 and --length >= 2 seconds (got {args.n}, {args.length})")
+    if args.n < 1 or min(args.length) < 2:
+        raise MmlongError(f"--n must be >= 1 and --length >= 2 seconds (got {args.n}, "
+                          f"{','.join(map(str, args.length))})")
     check_output_dir(args.out, "OUT")
     t0 = time.perf_counter()
     path = write_dataset(args.out, args.n, length=args.length, seed=args.seed, size=args.size)
-    print(f"wrote {args.n} conversations ({args.length} s videos) to {path} in {time.perf_counter() - t0:.1f}s")
+    print(f"wrote {args.n} conversations ({'/'.join(map(str, args.length))} s videos) to {path} "
+          f"in {time.perf_counter() - t0:.1f}s")
     return 0
 
 
@@ -135,7 +145,8 @@ def add_parser(subparsers) -> None:
                                     "needle frames, drawn like the vniah_synth eval task's but from seeds it never uses.")
     vn.add_argument("out", metavar="OUT", help="output folder")
     vn.add_argument("--n", type=int, default=3000, help="conversations (kinds take turns; default 3000)")
-    vn.add_argument("--length", type=int, default=16, help="video length in seconds = frames at 1 fps (default 16)")
+    vn.add_argument("--length", type=_lengths, default=(16,),
+                    help="video length in seconds = frames at 1 fps, or several for a mix: 2,4,8,16 (default 16)")
     vn.add_argument("--seed", type=int, default=1, help="draws (default 1)")
     vn.add_argument("--size", type=int, default=96, help="frame side in pixels (default 96, the eval task's)")
     vn.set_defaults(fn=_cmd_vniah)

@@ -110,19 +110,17 @@ def draw_doc(kind: str, length: int, depth: float, rng: random.Random, *, needle
         other = rng.choice([s for s in range(length) if s != at])
         needles = sorted([(at, a, rng.choice(colours)), (other, b, rng.choice(colours))])
         first, asked = needles[0][1], [a, b] if rng.random() < 0.5 else [b, a]
-        question = (f"Two {thing}s are shown, a {asked[0]} and a {asked[1]}. Which one is shown first? "
-                    f"Answer with one word: {asked[0]} or {asked[1]}.")
+        question = f"Which {thing} is shown first, the {asked[0]} or the {asked[1]}?"
         return {"kind": kind, "length": length, "depth": float(depth), "needles": needles, "question": question,
                 "answer": first, "choices": asked}
     value = rng.choice(names)
     needles = [(at, value, rng.choice(colours))]
     if kind == "what":
-        question = f"What {thing} is shown in one frame of the video? Answer with one word: {', '.join(names)}."
+        question = f"Which {thing} is shown: {', '.join(names[:-1])} or {names[-1]}?"
         return {"kind": kind, "length": length, "depth": float(depth), "needles": needles, "question": question,
                 "answer": value, "choices": list(names)}
     fifth = str(min(len(SEGMENTS), int(len(SEGMENTS) * (at + 0.5) / length) + 1))
-    question = (f"A {thing} is shown in one frame. In which fifth of the video is it shown? "
-                "Answer with one number from 1 to 5.")
+    question = f"In which fifth of the video (1 to 5) is the {thing} shown?"
     return {"kind": kind, "length": length, "depth": float(depth), "needles": needles, "question": question,
             "answer": fifth, "choices": list(SEGMENTS)}
 
@@ -167,15 +165,18 @@ def write_haystack(path: Path, doc: dict, *, fps: float = 1.0, size: int = 96, n
     return path
 
 
-def write_dataset(out: str | Path, n: int, *, length: int = 16, kinds: tuple = KINDS, seed: int = 1,
+def write_dataset(out: str | Path, n: int, *, length: int | tuple = 16, kinds: tuple = KINDS, seed: int = 1,
                   fps: float = 1.0, size: int = 96, needle: str = "shape", progress=None) -> Path:
     """``n`` training conversations in the sharegpt layout: ``OUT/train.jsonl`` + ``OUT/videos/*.mp4``.
 
     Each line: ``{"messages": [{"role": "user", "content": "<video>QUESTION"}, {"role":
     "assistant", "content": "ANSWER"}], "videos": ["videos/NAME.mp4"], "kind": ..., "length": ...}``.
-    Kinds take turns; depths are uniform in [0.1, 0.9]. The draws come from ``seed`` on a
-    stream the eval task never uses, so no training video is an eval video. Existing
-    videos are reused, so a second call only writes the JSONL.
+    ``length`` is one length in seconds or several (a curriculum mix): kinds take turns, and
+    each kind runs through the lengths, so every (kind, length) pair has n / (kinds x lengths)
+    items; e.g. kinds (what, when, order) x lengths (2, 16): items 0-2 are 2 s, items 3-5 16 s.
+    Depths are uniform in [0.1, 0.9]. The draws come from ``seed`` on a stream the eval task
+    never uses, so no training video is an eval video. Existing videos are reused, so a
+    second call only writes the JSONL.
     """
     from mmlong.eval.tasks.base import doc_rng
 
@@ -184,7 +185,9 @@ def write_dataset(out: str | Path, n: int, *, length: int = 16, kinds: tuple = K
         raise MmlongError(f"{out} is a file; pass a folder for the vniah training data")
     (out / "videos").mkdir(parents=True, exist_ok=True)
     lines = []
+    lengths = tuple(length) if isinstance(length, (tuple, list)) else (length,)
     for i in range(n):
+        length = int(lengths[(i // len(kinds)) % len(lengths)])
         rng = doc_rng(seed, "vniah-train", length, i)
         doc = draw_doc(kinds[i % len(kinds)], length, rng.uniform(0.1, 0.9), rng, needle=needle)
         name = video_name(doc, fps=fps, size=size, needle=needle, seed=seed * 1_000_003 + i)

@@ -69,11 +69,11 @@ def _cmd_tiny_vlm(args) -> int:
     from mmlong.train.tiny_vlm import train_tiny_vlm
 
     _check_resume(args)
-    r = train_tiny_vlm(args.pos, args.out, data=args.data, videos=args.videos, length=args.length,
+    r = train_tiny_vlm(args.pos, args.out, data=args.data, length=args.length,
                        seed=args.seed or 0, **{k: v for k, v in _settings(args).items() if k != "seed"})
     if "exported" in r:
         print(json.dumps({"out": args.out, "model": str(r["exported"]), "step": r["step"], "loss": r["loss"],
-                          "resumed_from": r["resumed_from"], "data": r["data"]}))
+                          "resumed_from": r["resumed_from"], "data": r["data"], "stages": r["stages"]}))
     return 0
 
 
@@ -81,7 +81,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     a = p.add_argument
     a("--out", required=True, help="run folder (an unfinished run in it resumes)")
     a("--resume", action="store_true", help="insist on resuming the run in --out")
-    a("--steps", type=int, help="optimizer steps")
+    a("--steps", type=int, help="optimizer steps (tiny-vlm: of the last curriculum stage)")
     a("--batch-size", type=int, dest="batch_size", help="global examples per micro-batch (split over processes)")
     a("--grad-accum", type=int, dest="grad_accum", help="micro-batches per optimizer step")
     a("--lr", type=float, help="peak learning rate")
@@ -125,8 +125,10 @@ def add_parser(subparsers) -> None:
 
     t = sub.add_parser("tiny-vlm", help="train a small Qwen2.5-VL-architecture model from scratch on video needles")
     t.add_argument("--pos", default="native", help="position scheme to train with (default native)")
-    t.add_argument("--data", default=None, help="a `mmlong data vniah` folder (default: OUT/data, written once)")
-    t.add_argument("--videos", type=int, default=3000, help="training videos to write when --data is not given")
-    t.add_argument("--length", type=int, default=16, help="training video length in seconds (frames at 1 fps)")
+    t.add_argument("--data", default=None,
+                   help="train on this `mmlong data vniah` folder in one stage instead of the curriculum "
+                        "(whose videos are written to OUT/data once)")
+    t.add_argument("--length", type=int, default=16,
+                   help="training length L in seconds (frames at 1 fps); the curriculum starts at L/8")
     _common(t)
     t.set_defaults(fn=_cmd_tiny_vlm)

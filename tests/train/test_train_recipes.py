@@ -92,10 +92,20 @@ def test_a_killed_run_resumes_to_the_same_loss_curve(vniah_data, tmp_path, monke
 def test_tiny_vlm_from_scratch_under_hope(tmp_path, quiet_threads):
     from mmlong.train.tiny_vlm import train_tiny_vlm
 
+    from mmlong.train.tiny_vlm import Stage
+
     out = tmp_path / "tiny"
-    r = train_tiny_vlm("hope", out, videos=12, length=6, steps=3, batch_size=4, log_every=1, echo=False)
-    assert r["step"] == 3 and all(torch.isfinite(torch.tensor(_losses(out))))
+    stages = (Stage("short", (0.5,), ("what",), 2, 8), Stage("all", (1.0,), ("what", "when", "order"), 5, 12))
+    r = train_tiny_vlm("hope", out, length=6, curriculum=stages, steps=3, batch_size=4, log_every=1, echo=False)
+    assert [st["name"] for st in r["stages"]] == ["short", "all"] and r["step"] == 3  # steps= is the last stage's
+    assert len(_losses(out / "stages" / "short")) == 2 and all(torch.isfinite(torch.tensor(_losses(out))))
+    short = [json.loads(x) for x in (out / "data" / "short" / "train.jsonl").read_text().splitlines()]
+    assert {(x["kind"], x["length"]) for x in short} == {("what", 3)}  # L/2 of 6 s
     meta = json.loads((out / "model" / "mmlong.json").read_text())
+    assert [c["seconds"] for c in meta["trained"]["curriculum"]] == [[3], [6]]
+    # the next stage starts from the previous one's weights; a rerun skips the finished stage
+    again = train_tiny_vlm("hope", out, length=6, curriculum=stages, steps=3, batch_size=4, log_every=1, echo=False)
+    assert [st["name"] for st in again["stages"]] == ["all"] and again["resumed_from"] == 3
     assert meta["pos"] == "hope" and meta["pos_options"] == {}  # runs with HoPE's default gamma 1
     assert meta["trained"]["training_pos_options"]["gamma_choices"] == [0.5, 0.75, 1.0, 1.25, 1.5]
     pipe = mmlong.load(str(out / "model"))
