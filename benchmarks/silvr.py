@@ -1,12 +1,31 @@
-"""SiLVR language route on generated lectures: stage-1 speed and QA accuracy per fact source.
+"""The language route on generated lectures and reports: grounded answers, "not found", stage-1 speed.
 
-    python benchmarks/silvr.py                      # 20 lectures of 5-10 minutes (the issue's setting)
-    python benchmarks/silvr.py --n 4 --minutes 5    # quicker
+    python benchmarks/silvr.py --quick                       # smoke run: 2 short lectures, 1 PDF, 1 check lecture
+    python benchmarks/silvr.py                               # full: both ASR models, all three sets
+    python benchmarks/silvr.py --asr base --sets check       # one ASR model, one set
 
-Lectures come from ``mmlong.data.lecture`` (slides + espeak-ng speech; each fact only in the
-audio or only on a slide). Stage 1 runs on a fresh cache; a question counts as right when the
-answer contains the reference and a cited time lies at the fact (speech +-5 s, slide span).
-Prints one JSON line.
+Sets (all generated here, reproducible from ``--seed``):
+
+* ``main``: :mod:`mmlong.data.lecture` lectures with all four fact kinds (spoken secret
+  numbers and keywords, code words and reference numbers on slides), several facts per kind,
+  each asked in one of :data:`mmlong.data.questions.PHRASINGS` (rotating), plus 20%
+  unanswerable questions (a kind asked about a section without one, or a kind no lecture has).
+  Full: 26 lectures of 5 minutes (2 facts per kind) and 4 of 60 minutes (4 per kind).
+* ``pdf``: :mod:`mmlong.data.report` PDFs of 50-300 pages, archive numbers and code words per chapter.
+* ``check``: :mod:`mmlong.data.checkset` lectures, an independent generator (other layout,
+  voice, fact sentences and question wording): 10 of 5 minutes and 1 of 30 minutes.
+
+Scoring (:mod:`mmlong.silvr.scoring`): an answer is right when it holds the reference value
+(numbers compared by digits, words case-blind) and no other value of the same kind from the
+same video or document; it is right *and timed* when its cited time lies in the fact's span
+widened by ``--tolerance`` seconds for speech (a slide's display span, 1 s early allowed; a
+PDF fact's page). An unanswerable question is right only when the answer starts with "Not found". Stage-1
+timings are appended to ``OUT/results.jsonl`` and every answer to ``OUT/answers_<reasoner>.jsonl``
+as they are made; a rerun skips what is there (``--fresh`` answers again, stage 1 stays cached).
+Prints one JSON line: per set, ASR model and fact kind, answer accuracy, answer-and-time (or
+page) accuracy, "not found" accuracy and seconds per question; per ASR model the stage-1
+real-time factors (wall clock, and per CPU-second of this process: on a busy machine the
+wall clock includes waiting for the cores).
 """
 
 from __future__ import annotations
@@ -14,67 +33,214 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import tempfile
+import resource
 import time
 from pathlib import Path
 
+ASR = {"tiny.en": "packaged:tiny.en", "base": "packaged:base"}
+
+
+def _videos(args, root: Path) -> dict[str, list[dict]]:
+    """Generate (or reuse) every set; returns set -> question rows (with a "path" per row)."""
+    from mmlong.data.checkset import make_check_lecture
+    from mmlong.data.lecture import make_lecture
+    from mmlong.data.questions import lecture_questions, report_questions
+    from mmlong.data.report import make_report
+    from mmlong.data.text import KINDS
+
+    q = args.quick
+    plans = {
+        "main": [(2.0, 1)] * 2 if q else [(5.0, 2)] * 26 + [(60.0, 4)] * 4,
+        "pdf": [50] if q else [50, 80, 120, 180, 240, 300],
+        "check": [(3.0, 1)] if q else [(5.0, 1)] * 5 + [(5.0, 2)] * 5 + [(30.0, 3)],
+    }
+    out = {}
+    for name in args.sets:
+        d = root / "data" / name
+        d.mkdir(parents=True, exist_ok=True)
+        qfile = d / "questions.jsonl"
+        if qfile.exists():
+            out[name] = [json.loads(line) for line in qfile.read_text().splitlines()]
+            continue
+        rows = []
+        for i, spec in enumerate(plans[name]):
+            seed = args.seed * 1000 + i
+            if name == "main":
+                lec = make_lecture(d / f"lecture_{i:03d}.mp4", minutes=spec[0], seed=seed, facts_per_kind=spec[1],
+                                   kinds=KINDS, id_prefix=f"lecture_{i:03d}/")
+                rows += [{**r, "path": str(lec.path)} for r in lecture_questions(lec, seed)]
+            elif name == "pdf":
+                rep = make_report(d / f"report_{i:03d}.pdf", pages=spec, seed=seed, id_prefix=f"report_{i:03d}/")
+                rows += [{**r, "path": str(rep.path)} for r in report_questions(rep, seed)]
+            else:
+                lec = make_check_lecture(d / f"check_{i:03d}.mp4", minutes=spec[0], seed=seed, facts_per_kind=spec[1])
+                rows += [{**r, "path": str(lec.path)} for r in lec.questions]
+        qfile.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        out[name] = rows
+    return out
+
+
+def score(row: dict, text: str, cited: list[float], pages: list[int], others: set[str], tolerance: float) -> dict:
+    """``{"right": ..., "timed": ...}`` for one answer (:mod:`mmlong.silvr.scoring`)."""
+    from mmlong.silvr.scoring import cited_in_span, holds
+
+    ok = holds(text, row["answer"], others)
+    if row["answer"] is None:
+        return {"right": ok, "timed": ok}
+    a, b = row["span"]
+    timed = int(a) in pages if "document" in row else cited_in_span(cited, (a, b), row["source"], tolerance)
+    return {"right": ok, "timed": ok and timed}
+
+
+def _done(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {(r["set"], r["asr"], r.get("id") or r.get("path")): r for r in rows}
+
+
+def _append(path: Path, row: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def _stage1(pipe, asr: str, path: str, log: Path, done: dict, seen: set) -> None:
+    """Run stage 1 for ``path`` unless cached; log its timings when it ran (a later row replaces an earlier one)."""
+    if (asr, path) in seen:
+        return
+    seen.add((asr, path))
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    _, timings = pipe.describe(path)
+    if ("stage1", asr, path) in done and max(timings.values(), default=0.0) < 0.5:
+        return  # cached, and its timings are in the log already
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    from mmlong.video import open as open_video
+
+    with open_video(path) as src:
+        duration = float(src.duration)
+    row = {"set": "stage1", "asr": asr, "path": path, "duration": duration, "wall_s": time.perf_counter() - t0,
+           "cpu_s": (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime), "load": os.getloadavg()[0],
+           **{k: v for k, v in timings.items()}}
+    _append(log, row)
+    done[("stage1", asr, path)] = row
+
+
+def _summary(results: list[dict], stage1: list[dict]) -> dict:
+    out: dict = {}
+    for r in results:
+        for kind in (r["kind"], "all"):
+            row = out.setdefault(r["set"], {}).setdefault(r["asr"], {}).setdefault(kind, {"n": 0, "right": 0,
+                                                                                      "timed": 0, "s": 0.0})
+            row["n"] += 1
+            row["right"] += r["right"]
+            row["timed"] += r["timed"]
+            row["s"] += r["seconds"]
+    for sets in out.values():
+        for kinds in sets.values():
+            for row in kinds.values():
+                n = max(1, row.pop("n"))
+                row.update(n=n, answer_accuracy=round(row.pop("right") / n, 3),
+                           answer_and_time_accuracy=round(row.pop("timed") / n, 3),
+                           seconds_per_question=round(row.pop("s") / n, 2))
+            if "none" in kinds:
+                kinds["not_found_accuracy"] = kinds["none"]["answer_accuracy"]
+    speed: dict = {}
+    ocr = {r["path"]: r["ocr_s"] for r in stage1 if r.get("ocr_s", 0) > 1}  # the run that did the OCR
+    for r in stage1:
+        s = speed.setdefault(r["asr"], {"video_s": 0.0, "ocr_s": 0.0, "asr_s": 0.0, "cpu_s": 0.0, "loads": []})
+        s["video_s"] += r["duration"]
+        s["ocr_s"] += ocr.get(r["path"], r.get("ocr_s", 0.0))
+        s["asr_s"] += r.get("asr_s", 0.0)
+        s["cpu_s"] += r["cpu_s"]
+        s["loads"].append(r["load"])
+    for s in speed.values():
+        loads = s.pop("loads")
+        s.update(stage1_x_realtime=round(s["video_s"] / max(1e-9, s["ocr_s"] + s["asr_s"]), 1),
+                 asr_x_realtime=round(s["video_s"] / max(1e-9, s["asr_s"]), 1),
+                 ocr_x_realtime=round(s["video_s"] / max(1e-9, s["ocr_s"]), 1),
+                 cpu_x_realtime=round(s["video_s"] / max(1e-9, s["cpu_s"]), 1),  # per core-second of this process
+                 mean_load=round(sum(loads) / max(1, len(loads)), 2))
+        for k in ("video_s", "ocr_s", "asr_s", "cpu_s"):
+            s[k] = round(s[k], 1)
+    return {"accuracy": out, "stage1": speed}
+
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=20)
-    ap.add_argument("--minutes", type=float, nargs=2, default=(5.0, 10.0), help="min and max lecture length")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny sets (own data folder)")
+    ap.add_argument("--asr", default=None, help="comma-separated: tiny.en,base (default: both; quick: tiny.en)")
+    ap.add_argument("--sets", default="main,pdf,check")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", default=".mmlong_cache/bench/silvr_lectures")
+    ap.add_argument("--tolerance", type=float, default=None, help="seconds around a spoken fact's span "
+                    "(default: mmlong.silvr.scoring.TOLERANCE_S)")
+    ap.add_argument("--out", default=None, help="default: .mmlong_cache/bench/silvr (or silvr_quick)")
+    ap.add_argument("--stage1-only", action="store_true", help="generate the sets and run stage 1, answer nothing")
+    ap.add_argument("--videos", type=int, default=None, help="only the first N videos / PDFs of each set (a partial run)")
+    ap.add_argument("--fresh", action="store_true", help="answer every question again (stage 1 stays cached)")
+    ap.add_argument("--reasoner", default="smollm2", help="the reasoner that scores candidates: smollm2 (default), "
+                    "a transformers causal LM id / folder, or a .gguf file")
     args = ap.parse_args()
+    from mmlong.silvr.scoring import TOLERANCE_S
 
-    import mmlong
-    from mmlong.data.lecture import make_lecture
+    args.tolerance = TOLERANCE_S if args.tolerance is None else args.tolerance
+    args.sets = args.sets.split(",")
+    asrs = (args.asr or ("tiny.en" if args.quick else "tiny.en,base")).split(",")
+    root = Path(args.out or (".mmlong_cache/bench/silvr_quick" if args.quick else ".mmlong_cache/bench/silvr"))
+    root.mkdir(parents=True, exist_ok=True)
+    rows = _videos(args, root)
+    if args.videos is not None:
+        for name, qs in rows.items():
+            keep = list(dict.fromkeys(r["path"] for r in qs))[: args.videos]
+            rows[name] = [r for r in qs if r["path"] in keep]
+    log = root / "results.jsonl"  # stage-1 timings
+    slug = "".join(c if c.isalnum() else "_" for c in Path(args.reasoner).name.lower())
+    answers = root / f"answers_{slug}.jsonl"  # one file per reasoner
+    if args.fresh and answers.exists():
+        answers.unlink()
+    done = {**{k: v for k, v in _done(log).items() if k[0] == "stage1"}, **_done(answers)}
 
-    data = Path(args.data)
-    data.mkdir(parents=True, exist_ok=True)
-    lectures = []
-    t0 = time.perf_counter()
-    for i in range(args.n):
-        minutes = args.minutes[0] + (args.minutes[1] - args.minutes[0]) * (i / max(1, args.n - 1))
-        lectures.append(make_lecture(data / f"lecture_{i:03d}.mp4", minutes=round(minutes, 1), seed=args.seed + i))
-    gen_s = time.perf_counter() - t0
+    from mmlong.silvr import SilvrConfig, SilvrPipeline
+    from mmlong.silvr.asr import ASRSettings
+    from mmlong.silvr.reasoner import ReasonerSettings
 
-    cache = tempfile.mkdtemp(prefix="mmlong_silvr_bench_")
-    pipe = mmlong.load("default", cache_dir=cache)
-    video_min = sum(lec.duration for lec in lectures) / 60
-    stage = {"ocr_s": 0.0, "asr_s": 0.0}
-    for lec in lectures:
-        _, timings = pipe.describe(str(lec.path))
-        for k in stage:
-            stage[k] += timings.get(k, 0.0)
-
-    per_source: dict[str, dict] = {}
-    q_seconds = []
-    for lec in lectures:
-        for fact in lec.facts:
-            t = time.perf_counter()
-            ans = pipe.ask(fact.question, video=str(lec.path))
-            q_seconds.append(time.perf_counter() - t)
-            norm = lambda s: "".join(ch for ch in s.lower() if ch.isalnum())  # noqa: E731
-            text_ok = norm(fact.answer) in norm(ans.text)
-            lo, hi = (fact.time - 5, fact.time + 5) if fact.source == "speech" else (fact.span[0] - 1, fact.span[1])
-            time_ok = any(lo <= c <= hi for c in ans.cited_times)
-            row = per_source.setdefault(fact.source, {"n": 0, "answer_right": 0, "answer_and_time_right": 0})
-            row["n"] += 1
-            row["answer_right"] += text_ok
-            row["answer_and_time_right"] += text_ok and time_ok
-    for row in per_source.values():
-        row["accuracy"] = round(row["answer_and_time_right"] / row["n"], 3)
-    n_q = sum(r["n"] for r in per_source.values())
-    print(json.dumps({
-        "benchmark": "silvr", "lectures": args.n, "video_minutes": round(video_min, 1), "generate_s": round(gen_s, 1),
-        "stage1_s_per_video_minute": {k.replace("_s", ""): round(v / video_min, 2) for k, v in stage.items()},
-        "stage1_speed_x_realtime": round(video_min * 60 / max(1e-9, sum(stage.values())), 1),
-        "questions": n_q, "accuracy": round(sum(r["answer_and_time_right"] for r in per_source.values()) / max(1, n_q), 3),
-        "per_source": per_source, "seconds_per_question": round(sum(q_seconds) / max(1, len(q_seconds)), 2),
-        "reasoner": pipe.config.reasoner.model, "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-    }))
+    seen: set = set()
+    for asr in asrs:
+        pipe = SilvrPipeline(SilvrConfig(asr=ASRSettings(model=ASR.get(asr, asr)), cache_dir=str(root / "cache"),
+                                         reasoner=ReasonerSettings(model=args.reasoner)))
+        if not args.stage1_only:
+            pipe.tokenizer  # noqa: B018 - loads the reasoner now, so seconds per question leave its load out
+        for name, qs in rows.items():
+            values: dict[tuple[str, str], set[str]] = {}
+            for r in qs:
+                if r["answer"] is not None:
+                    values.setdefault((r["path"], r["kind"]), set()).add(r["answer"].lower())
+            sets = ["pdf"] if name == "pdf" else [name]
+            for r in qs:
+                key = (name, asr if name != "pdf" else "-", r["id"])
+                if key in done or (name == "pdf" and asr != asrs[0]):
+                    continue
+                if name != "pdf":
+                    _stage1(pipe, asr, r["path"], log, done, seen)
+                if args.stage1_only:
+                    continue
+                t0 = time.perf_counter()
+                kw = {"document": r["path"]} if name == "pdf" else {"video": r["path"]}
+                ans = pipe.ask(r["question"], **kw)
+                sec = time.perf_counter() - t0
+                res = score(r, ans.text, ans.cited_times, ans.cited_pages, values.get((r["path"], r["kind"]), set()),
+                            args.tolerance)
+                out = {"set": sets[0], "asr": key[1], "id": r["id"], "kind": r["kind"], "question": r["question"],
+                       "reference": r["answer"], "span": r["span"], "answer": ans.text, "cited": ans.cited_times,
+                       "pages": ans.cited_pages, "seconds": round(sec, 2), **res}
+                _append(answers, out)
+                done[key] = out
+    ids = {r["id"] for qs in rows.values() for r in qs}  # report this run's questions only
+    paths = {r["path"] for qs in rows.values() for r in qs}
+    answered = [r for r in done.values() if r["set"] != "stage1" and r["id"] in ids and r["asr"] in asrs + ["-"]]
+    timed = [r for r in done.values() if r["set"] == "stage1" and r["path"] in paths and r["asr"] in asrs]
+    summary = _summary(answered, timed)
+    print(json.dumps({"benchmark": "silvr", "quick": args.quick, "videos_per_set": args.videos, "tolerance_s": args.tolerance,
+                      "reasoner": args.reasoner, **summary, "machine": {"cpus": os.cpu_count()}}))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ STOP = frozenset("""a an the is are was were be been being am of in on at to for
 whose when where why how this that these those it its with by from as do does did doing done can could would should
 will shall may might must there here than then about into onto over under again our ours we us you your yours they
 them their theirs he him his she her hers i me my mine any some all each every no not if so such very just also only
-please let lets let's one ones""".split())
+please let lets let's one ones up down out off further""".split())
 #: Words about the medium or the act of telling, not about the content: never question terms.
 META = frozenset("""video videos lecture lectures talk talks slide slides screen screens shown show shows showed
 showing display displayed displays appear appears appeared written write writes read reads said say says saying

@@ -49,6 +49,9 @@ from mmlong.silvr.segments import hms
 __all__ = ["GroundingSettings", "Choice", "Grounded", "ground", "answer_text", "not_found"]
 
 #: ``lm(items) -> mean log-likelihood per token`` for ``(evidence text, question, candidate)`` items.
+#: A spoken "sentence" longer than this is taken for several without their full stops.
+RUN_ON_WORDS = 16
+
 LMScorer = Callable[[Sequence[tuple[str, str, str]]], Sequence[float]]
 
 
@@ -85,15 +88,20 @@ class Choice:
     lm: float = 0.0
     score: float = 0.0
     rejected: str = ""  # why step 4 rejects an answer read from this unit ("" = it stands)
+    anchor: int = -1  # character offset of the nearest question word in the candidate's sentence (-1: none)
 
     @property
     def time(self) -> float:
         """When the candidate's sentence starts: a screen's start; within a longer speech segment, the
-        sentence's share of the segment's time (ASR segments can hold several sentences)."""
+        sentence's share of the segment's time (ASR segments can hold several sentences). A
+        "sentence" of more than :data:`RUN_ON_WORDS` words is several run together (ASR without
+        full stops): then the share up to the nearest question word or the candidate, if earlier."""
         seg = self.unit.segment
         if seg.source == "screen" or self.unit.page is not None or not self.unit.focus:
             return seg.start
-        lo, _ = _piece(self.unit.focus, self.candidate.start)
+        lo, hi = _piece(self.unit.focus, self.candidate.start)
+        if len(self.unit.focus[lo:hi].split()) > RUN_ON_WORDS and self.anchor >= 0:  # ASR left out the full stops
+            lo = min(self.anchor, self.candidate.start)
         return seg.start + (seg.end - seg.start) * lo / len(self.unit.focus)
 
     def record(self) -> dict:
@@ -133,12 +141,13 @@ def _piece(text: str, start: int) -> tuple[int, int]:
     return lo, hi
 
 
-def _near(unit: Unit, cand: Candidate, terms: Terms) -> tuple[float, float]:
-    """``(local, proximity)`` of a candidate, from the question terms in its sentence or line.
+def _near(unit: Unit, cand: Candidate, terms: Terms) -> tuple[float, float, int]:
+    """``(local, proximity, anchor)`` of a candidate, from the question terms in its sentence or line.
 
     Terms of the unit's title do not count (they say where the unit is). *local* is their
     weighted share of all present terms; *proximity* is ``1 / (1 + d)`` for the number ``d``
-    of words between the candidate and the nearest of them (0 when there is none).
+    of words between the candidate and the nearest of them (0 when there is none), *anchor*
+    the character offset where that nearest one starts (-1 when there is none).
     """
     lo, hi = _piece(unit.focus, cand.start)
     toks = [(lo + m.start(), lo + m.end(), m.group(0)) for m in re.finditer(r"[A-Za-z]+|[0-9]+", unit.focus[lo:hi])]
@@ -159,9 +168,9 @@ def _near(unit: Unit, cand: Candidate, terms: Terms) -> tuple[float, float]:
     total = sum(terms.present.values()) or 1.0
     local = sum(terms.present[t] for t in found) / total
     if not hits or not inside:
-        return local, 0.0
-    d = min(abs(h - c) for h in hits for c in inside) - 1
-    return local, 1.0 / (1.0 + max(0, d))
+        return local, 0.0, -1
+    d, h = min((abs(h - c), h) for h in hits for c in inside)
+    return local, 1.0 / (1.0 + max(0, d - 1)), toks[h][0]
 
 
 def ground(question: str, units: Sequence[Unit], lm: LMScorer | None = None,
@@ -190,7 +199,11 @@ def ground(question: str, units: Sequence[Unit], lm: LMScorer | None = None,
     eligible.sort(key=lambda x: (-x[0], -x[1], x[2].segment.start))
     best_cov, best_phrase = eligible[0][0], eligible[0][1]
     kept = [e for e in eligible if e[0] >= best_cov - st.coverage_margin][: st.top_units]
-    choices = [Choice(u, c, cov, *_near(u, c, terms), phrase=ph) for cov, ph, u, cands in kept for c in cands]
+    choices = []
+    for cov, ph, u, cands in kept:
+        for c in cands:
+            local, proximity, anchor = _near(u, c, terms)
+            choices.append(Choice(u, c, cov, local, proximity, phrase=ph, anchor=anchor))
 
     def base(ch: Choice) -> float:
         return (ch.coverage + st.phrase_weight * ch.phrase + st.local_weight * ch.local

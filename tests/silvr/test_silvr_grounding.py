@@ -227,3 +227,12 @@ def test_a_phrase_of_the_question_held_elsewhere_rejects_a_namesake_chapter():
 def test_ocr_words_run_together_still_match_the_question(line, question, value):
     g = ground(question, units_of(Transcript(60.0, (S(0.0, 60.0, line, "screen"),))))
     assert g.choice is not None and g.choice.candidate.value == value, g.reason
+
+
+def test_a_run_on_asr_segment_cites_the_time_of_the_question_words():
+    text = ("So when we think about wind loading we should also consider steel girders and the story of load paths "
+            "is closely tied to wind loading next to steel girders Either way, the name of our class mascot is pebble.")
+    seg = S(170.0, 185.0, text, "speech")
+    g = ground("What is our class mascot called?", units_of(Transcript(200.0, (seg,))))
+    assert g.choice.candidate.value == "pebble"
+    assert g.choice.time == pytest.approx(170.0 + 15.0 * text.index("mascot") / len(text))  # not 170.0

@@ -171,3 +171,23 @@ def test_a_lecture_of_the_independent_generator_is_answered_where_stage1_holds_t
         heard += 1
         assert holds(ans.text, q["answer"]) and cited_in_span(ans.cited_times, q["span"], q["source"]), (q, ans.text)
     assert heard >= 2  # the slide facts at least
+
+
+def test_generate_mode_keeps_a_written_answer_only_when_the_evidence_holds_it(lectures, pipe):
+    import dataclasses
+
+    from mmlong.silvr.grounding import GroundingSettings
+    from mmlong.silvr.scoring import holds
+
+    cfg = dataclasses.replace(pipe.config, grounding=GroundingSettings(mode="generate"))
+    gen = SilvrPipeline(cfg)
+    lec = lectures[1]
+    for fact in lec.facts:
+        ans = gen.ask(fact.question, video=str(lec.path))
+        record = ans.context["grounding"]
+        assert record["written"] and ans.context["mode"] == "generate" and ans.context["granularity"]
+        if ans.text.startswith("Not found in the video"):
+            assert ans.cited_times == []
+        else:  # what stands is a verified span of the evidence, cited, never the free text
+            assert holds(ans.text, fact.answer) and ans.text != record["written"], (fact, ans.text)
+            assert ans.cited_times and ans.text.split(" (", 1)[0].replace(" ", "").lower() == fact.answer.lower()
