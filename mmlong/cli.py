@@ -112,6 +112,9 @@ def _ask_inputs(args) -> tuple[str | None, str | None, list]:
     images = load_images(args.image) if args.image else []
     if path is None:
         return None, None, images
+    from mmlong.media_sources import local_path
+
+    path = os.fspath(local_path(path, "video or PDF"))  # a file:// / data: / http(s) URL -> its local file
     if not os.path.exists(path):
         raise MmlongError(f"{path!r} does not exist; pass the path of a video file or a PDF")
     if path.lower().endswith(".pdf"):

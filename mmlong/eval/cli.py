@@ -22,8 +22,9 @@ from mmlong.errors import MmlongError
 #: lmms-eval ``--model_args`` keys -> mmlong settings (frame settings are FrameSettings fields).
 MODEL_ARGS = {"pretrained": "model", "max_num_frames": "max_frames", "max_frames": "max_frames", "fps": "fps",
               "num_frames": "num_frames", "max_new_tokens": "max_new_tokens", "device": "device", "dtype": "dtype",
-              "torch_dtype": "dtype", "max_pixels": "max_pixels", "min_pixels": "min_pixels"}
-_FRAME_KEYS = ("fps", "num_frames", "max_frames", "min_pixels", "max_pixels")
+              "torch_dtype": "dtype", "max_pixels": "max_pixels", "min_pixels": "min_pixels",
+              "total_pixels": "total_pixels", "min_frames": "min_frames", "sampling": "sampling"}
+_FRAME_KEYS = ("fps", "num_frames", "max_frames", "min_pixels", "max_pixels", "total_pixels", "min_frames", "sampling")
 
 
 def _value(text: str):

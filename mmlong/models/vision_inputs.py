@@ -271,12 +271,15 @@ def _as_list(x: Any, single: Callable[[Any], bool]) -> list:
 
 
 def load_images(images: Any) -> list:
-    """``images`` as a list of PIL images / arrays: one or a list of paths, PIL images or (H, W, C) arrays.
+    """``images`` as a list of PIL images / arrays: one or a list of paths, ``file://`` / ``data:`` /
+    http(s) URLs (:func:`mmlong.media_sources.local_path`), PIL images or (H, W, C) arrays.
 
     A path is opened with PIL and converted to RGB. Raises a one-line error naming the item
     when a path is missing or not an image, or an item is something else.
     """
     import os
+
+    from mmlong.media_sources import label, local_path
 
     if images is None:
         return []
@@ -292,12 +295,12 @@ def load_images(images: Any) -> list:
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(item) as im:
+            with Image.open(local_path(item, "image")) as im:
                 out.append(im.convert("RGB"))
         except FileNotFoundError:
-            raise MmlongError(f"image {os.fspath(item)!r} does not exist; pass the path of an image file") from None
+            raise MmlongError(f"image {label(item)} does not exist; pass the path of an image file") from None
         except (UnidentifiedImageError, IsADirectoryError, PermissionError, OSError) as exc:
-            raise MmlongError(f"image {os.fspath(item)!r} cannot be read as an image ({type(exc).__name__}); pass a "
+            raise MmlongError(f"image {label(item)} cannot be read as an image ({type(exc).__name__}); pass a "
                               "PNG, JPEG, WebP, ... file") from None
     return out
 
@@ -329,9 +332,10 @@ def build_inputs(family: Any, tokenizer: Any, spec: VisionSpec | None, text: str
         ``image_grid_thw`` long (n, 3), in the order the images appear; with videos
         ``pixel_values_videos``, ``video_grid_thw`` and ``video_timestamps`` (a list, per video,
         of the padded frame times in seconds; not a model kwarg, see :func:`model_inputs`); for
-        qwen2_5_vl ``second_per_grid_ts`` float32 (n,) = tps * mean frame interval
-        ((t_last - t_first) / (T - 1) over the unpadded frames, so variable-frame-rate clips get
-        their average rate; 0.5 s for a 1-frame clip).
+        qwen2_5_vl ``second_per_grid_ts`` float32 (n,) = the clip's ``second_per_grid_ts`` when
+        set (a qwen-vl-utils plan), else tps * mean frame interval ((t_last - t_first) / (T - 1)
+        over the unpadded frames, so variable-frame-rate clips get their average rate; 0.5 s for
+        a 1-frame clip).
     """
     import torch
 
@@ -350,7 +354,8 @@ def build_inputs(family: Any, tokenizer: Any, spec: VisionSpec | None, text: str
             padded = np.concatenate([times, np.repeat(times[-1:], -len(times) % tps)]).tolist()
             vid_pv.append(pv), vid_grid.append(grid), stamps.append(padded)
             interval = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else 0.5
-            spgs.append(tps * float(interval))
+            told = getattr(item, "second_per_grid_ts", None)  # a qwen-vl-utils plan's nominal value
+            spgs.append(float(told) if told else tps * float(interval))
             parts += video_parts(fam, grid, spec.merge_size, padded, tps)
         elif is_image(item):
             pv, grid = patchify(_image_array(item), spec)

@@ -196,8 +196,9 @@ class DirectPipeline:
         from mmlong.video.source import resize_rgb
 
         n = len(clip)
-        p = plan(clip, self, dataclasses.replace(self.config.frames, fps=None, num_frames=n, max_frames=n, start=None,
-                                                 end=None), **self._estimate)
+        pinned = dict(fps=None, num_frames=n, max_frames=n, start=None, end=None, sampling="mmlong",  # frames given:
+                      total_pixels=None, resized_height=None, resized_width=None)  # no policy picks them
+        p = plan(clip, self, dataclasses.replace(self.config.frames, **pinned), **self._estimate)
         times = np.asarray(clip.timestamps)
         keep = sorted({int(np.abs(times - t).argmin()) for t in p.timestamps}) if p.frames < n else range(n)
         frames = np.stack([resize_rgb(clip.frames[i], (p.height, p.width)) for i in keep])  # the processor's bicubic

@@ -32,7 +32,8 @@ def format_plan(p, video: str) -> str:
         f"model   {p.model} ({p.family or 'unknown family'}, factor {p.factor}, temporal patch {p.temporal_patch_size})",
         f"frames  {fs.describe()}; {p.min_pixels}..{p.max_pixels} px per frame (minimum .. cap used)",
         f"plan    {p.frames} frames ({p.sample_fps:.3g} fps) at {p.height}x{p.width} (HxW) -> {p.tokens_per_frame} "
-        f"tokens x {p.temporal_patches} temporal patches = {p.total_tokens} visual tokens",
+        f"tokens x {p.temporal_patches} temporal patches = {p.total_tokens} visual tokens"
+        + (f"; second_per_grid_ts {p.second_per_grid_ts:.4g} s" if p.second_per_grid_ts else ""),
     ]
     m = p.memory
     if m is None:

@@ -14,7 +14,8 @@ planned frames at the planned size. ``mmlong plan`` prints it, and ``mmlong ask`
     clip = sample_planned("talk.mp4", p)
     inputs = build_inputs(family, tokenizer, p.vision_spec(spec), question, videos=[clip])
 
-The frames come from the settings' sampling policy (:data:`mmlong.tokens.policies.POLICIES`);
+The frames come from the settings' sampling policy (:data:`mmlong.tokens.policies.POLICIES`:
+``"mmlong"``, the default, or ``"qwen-vl-utils"``, see :mod:`mmlong.tokens.qwen_sampling`);
 mmlong's own (:func:`plan_mmlong`) follows these rules (``f`` = patch_size * merge_size, 28
 or 32; ``tps`` = temporal_patch_size, 2):
 
@@ -61,7 +62,7 @@ from mmlong.tokens.memory import MemoryEstimate, estimate_memory
 from mmlong.tokens.rules import fit_resolution, frame_count, video_meta
 from mmlong.video.settings import FrameSettings, parse_tokens
 
-__all__ = ["Plan", "plan", "plan_mmlong", "frame_settings", "parse_tokens", "video_meta", "sample_planned",
+__all__ = ["Plan", "plan", "plan_mmlong", "finish_plan", "frame_settings", "parse_tokens", "video_meta", "sample_planned",
            "frame_count", "fit_resolution"]
 
 
@@ -91,6 +92,8 @@ class Plan:
         source: the video's metadata (``duration``, ``fps``, ``width``, ``height``, ``num_frames``).
         memory: estimated memory, when the model config is known.
         spec: the model's base VisionSpec (see :meth:`vision_spec`).
+        second_per_grid_ts: seconds per temporal patch a Qwen2.5-VL model is told; None =
+            from the decoded frames' times (mmlong), ``tps / sample_fps`` under qwen-vl-utils.
     """
 
     frames: int
@@ -112,6 +115,7 @@ class Plan:
     source: dict = field(default_factory=dict)
     memory: MemoryEstimate | None = None
     spec: Any = field(default=None, repr=False)
+    second_per_grid_ts: float | None = None
 
     @property
     def budget(self) -> int | None:
@@ -233,6 +237,19 @@ def plan_mmlong(meta: dict, info: Any, s: FrameSettings, *, text_tokens: int = 1
         n0 = frame_count(t1 - t0, meta["fps"], s, tps)
         n, h, w, cap = fit_resolution(meta["height"], meta["width"], n0, s.budget, f, tps, lo, hi)
         times = sample_times(t0, t1, num_frames=n, max_frames=n, source_fps=meta["fps"])
+    return finish_plan(meta, info, s, times, (h, w), (lo, cap), (t0, t1), text_tokens=text_tokens,
+                       max_new_tokens=max_new_tokens, dtype=dtype, attn_implementation=attn_implementation)
+
+
+def finish_plan(meta: dict, info: Any, s: FrameSettings, times: Any, size: tuple[int, int],
+                pixels: tuple[int, float], window: tuple[float, float], *, second_per_grid_ts: float | None = None,
+                text_tokens: int = 128, max_new_tokens: int = 128, dtype: Any = "bfloat16",
+                attn_implementation: str = "sdpa") -> Plan:
+    """The :class:`Plan` of a policy's choice: (N,) ``times``, ``size`` = (h, w), ``pixels`` = the
+    per-frame (min, cap) used, ``window`` = (start, end) s; adds token counts and the memory estimate."""
+    spec = info.spec
+    f, tps = spec.factor, spec.temporal_patch_size
+    h, w = size
     n = len(times)
     patches = math.ceil(n / tps)
     per = h * w // (f * f)
@@ -241,12 +258,16 @@ def plan_mmlong(meta: dict, info: Any, s: FrameSettings, *, text_tokens: int = 1
                           attn_implementation=attn_implementation)
     return Plan(frames=n, timestamps=tuple(float(t) for t in times), height=h, width=w, tokens_per_frame=per,
                 temporal_patches=patches, total_tokens=patches * per, settings=s, model=info.name, family=info.family,
-                factor=f, temporal_patch_size=tps, min_pixels=int(lo), max_pixels=int(cap), start=t0, end=t1,
-                source=meta, memory=mem, spec=spec)
+                factor=f, temporal_patch_size=tps, min_pixels=int(pixels[0]), max_pixels=int(pixels[1]),
+                start=window[0], end=window[1], source=meta, memory=mem, spec=spec,
+                second_per_grid_ts=second_per_grid_ts)
 
 
 def sample_planned(video: Any, p: Plan, *, backend: str | None = None) -> Any:
-    """Decode exactly the planned frames of ``video`` (a path or open VideoSource) at ``(p.height, p.width)``."""
+    """Decode exactly the planned frames of ``video`` (a path or open VideoSource) at ``(p.height, p.width)``.
+
+    The Clip carries the plan's ``second_per_grid_ts`` (None: the model is told its frames' times)."""
     from mmlong.video.sampling import decode_at
 
-    return decode_at(video, p.timestamps, size=(p.height, p.width), backend=backend)
+    clip = decode_at(video, p.timestamps, size=(p.height, p.width), backend=backend)
+    return dataclasses.replace(clip, second_per_grid_ts=p.second_per_grid_ts) if p.second_per_grid_ts else clip

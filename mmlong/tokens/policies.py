@@ -10,4 +10,5 @@ from __future__ import annotations
 
 POLICIES: dict[str, str] = {
     "mmlong": "mmlong.tokens.planner:plan_mmlong",  # real timestamps: exact 1/fps spacing, segment centres when capped
+    "qwen-vl-utils": "mmlong.tokens.qwen_sampling:plan_qwen_vl_utils",  # qwen-vl-utils' frames, sizes and second_per_grid_ts
 }

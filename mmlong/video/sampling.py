@@ -43,6 +43,9 @@ class Clip:
         source_fps: source average frame rate.
         width: source frame width (frames may have been resized).
         height: source frame height.
+        second_per_grid_ts: seconds per temporal patch a Qwen2.5-VL model is told; None (the
+            default) = ``temporal_patch_size`` x the frames' mean interval. A qwen-vl-utils plan
+            sets its nominal ``temporal_patch_size / sample_fps`` here.
     """
 
     frames: np.ndarray
@@ -52,6 +55,7 @@ class Clip:
     source_fps: float
     width: int
     height: int
+    second_per_grid_ts: float | None = None
 
     def __post_init__(self) -> None:
         frames = np.asarray(self.frames)

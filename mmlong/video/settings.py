@@ -16,6 +16,10 @@ the frame count, and 768 frames at the model's per-frame maximum are about 295k 
 budget the planner lowers the frame size instead, so the cap goes up to qwen-vl-utils' 768.
 1 fps instead of 2 halves the frames of every video shorter than the cap; mmlong passes each
 frame's real time to the position schemes, so the rate does not distort temporal ids.
+
+``sampling="qwen-vl-utils"`` takes qwen-vl-utils' frames instead (its defaults: 2 fps, at most
+768 frames; see :mod:`mmlong.tokens.qwen_sampling`), and with it three of its options:
+``total_pixels`` and ``resized_height`` / ``resized_width``.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ from typing import Any
 from mmlong.errors import MmlongError, reject_unknown_fields
 
 __all__ = ["FrameSettings", "parse_tokens", "add_frame_arguments", "from_args", "DEFAULT_FPS",
-           "DEFAULT_MAX_FRAMES", "BUDGET_MAX_FRAMES", "DEFAULT_MIN_FRAMES"]
+           "DEFAULT_MAX_FRAMES", "BUDGET_MAX_FRAMES", "DEFAULT_MIN_FRAMES", "QWEN_VL_UTILS_FPS"]
 
 DEFAULT_FPS = 1.0  # frames per second when neither fps nor num_frames is given
 DEFAULT_MAX_FRAMES = 64  # frame cap without a token budget (at most 24,576 Qwen2.5-VL visual tokens)
 BUDGET_MAX_FRAMES = 768  # frame cap under a token budget (qwen-vl-utils' FPS_MAX_FRAMES)
 DEFAULT_MIN_FRAMES = 4  # a short video still gets this many frames (qwen-vl-utils' FPS_MIN_FRAMES)
+QWEN_VL_UTILS_FPS = 2.0  # the rate of sampling="qwen-vl-utils" when neither fps nor num_frames is given (its FPS)
+_QVU_ONLY = ("total_pixels", "resized_height", "resized_width")  # options only sampling="qwen-vl-utils" reads
 
 _TOKENS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 
@@ -91,7 +97,10 @@ class FrameSettings:
     budget: int | None = None  # visual tokens per video ("64k" accepted); None = no budget: the model's frame size
     min_pixels: int | None = None  # per-frame area floor of the resized frames; None = the model's
     max_pixels: int | None = None  # per-frame area cap of the resized frames; None = the model's
-    sampling: str = "mmlong"  # sampling policy (mmlong.tokens.policies.POLICIES)
+    sampling: str = "mmlong"  # sampling policy (mmlong.tokens.policies.POLICIES): "mmlong" or "qwen-vl-utils"
+    total_pixels: int | None = None  # qwen-vl-utils: pixels of the whole video; None = budget * factor^2, else its own
+    resized_height: int | None = None  # qwen-vl-utils: every frame resized to about this height (with resized_width)
+    resized_width: int | None = None  # qwen-vl-utils: every frame resized to about this width (with resized_height)
 
     def __post_init__(self) -> None:
         if self.budget is not None:
@@ -101,12 +110,12 @@ class FrameSettings:
         if self.fps is not None and not (isinstance(self.fps, numbers.Real) and not isinstance(self.fps, bool)
                                          and math.isfinite(self.fps) and self.fps > 0):
             raise MmlongError(f"fps must be a positive number, got {self.fps!r}; e.g. --fps 1")
-        if self.fps is not None and float(self.fps) == DEFAULT_FPS:
+        if self.fps is not None and float(self.fps) == self._default_rate:
             object.__setattr__(self, "fps", None)  # the default rate has one spelling, so equal settings compare equal
         _positive_int("num_frames", self.num_frames, "--num-frames")
         _positive_int("max_frames", self.max_frames, "--max-frames")
         _positive_int("min_frames", self.min_frames, "--min-frames")
-        for name in ("min_pixels", "max_pixels"):
+        for name in ("min_pixels", "max_pixels", *_QVU_ONLY):
             _positive_int(name, getattr(self, name), "--" + name.replace("_", "-"))
         if self.min_pixels is not None and self.max_pixels is not None and self.min_pixels > self.max_pixels:
             raise MmlongError(f"min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels}); swap or lower it")
@@ -118,20 +127,32 @@ class FrameSettings:
 
         if self.sampling not in POLICIES:
             raise MmlongError(f"unknown sampling policy {self.sampling!r}; choose one of: {', '.join(POLICIES)}")
+        given = [name for name in _QVU_ONLY if getattr(self, name) is not None]
+        if given and self.sampling != "qwen-vl-utils":
+            raise MmlongError(f"{', '.join(given)} are qwen-vl-utils options; add --sampling qwen-vl-utils "
+                              "(sampling='qwen-vl-utils'), or use --budget / --max-pixels with mmlong's sampling")
+        if (self.resized_height is None) != (self.resized_width is None):
+            raise MmlongError("pass resized_height and resized_width together (--resized-height H --resized-width W)")
+
+    @property
+    def _default_rate(self) -> float:
+        return QWEN_VL_UTILS_FPS if self.sampling == "qwen-vl-utils" else DEFAULT_FPS
 
     @property
     def rate(self) -> float | None:
-        """The sampling rate: ``fps``, else :data:`DEFAULT_FPS`; None when ``num_frames`` is set."""
+        """The sampling rate: ``fps``, else :data:`DEFAULT_FPS` (:data:`QWEN_VL_UTILS_FPS` under
+        ``sampling="qwen-vl-utils"``); None when ``num_frames`` is set."""
         if self.num_frames is not None:
             return None
-        return float(self.fps) if self.fps is not None else DEFAULT_FPS
+        return float(self.fps) if self.fps is not None else self._default_rate
 
     @property
     def frame_cap(self) -> int:
-        """``max_frames``, else 768 under a budget and 64 without one."""
+        """``max_frames``, else 768 under a budget or ``sampling="qwen-vl-utils"`` and 64 otherwise."""
         if self.max_frames is not None:
             return int(self.max_frames)
-        return BUDGET_MAX_FRAMES if self.budget is not None else DEFAULT_MAX_FRAMES
+        big = self.budget is not None or self.sampling == "qwen-vl-utils"
+        return BUDGET_MAX_FRAMES if big else DEFAULT_MAX_FRAMES
 
     @classmethod
     def of(cls, value: Any = None, **overrides: Any) -> FrameSettings:
@@ -175,13 +196,14 @@ class FrameSettings:
         parts.append(f"budget {self.budget} visual tokens" if self.budget else "no budget (the model's frame size)")
         if self.sampling != "mmlong":
             parts.append(f"sampling {self.sampling}")
+        parts += [f"{name} {getattr(self, name)}" for name in _QVU_ONLY if getattr(self, name) is not None]
         return ", ".join(parts)
 
 
 # ----------------------------------------------------------------------------- command line
 
 _FLAGS = ("fps", "num_frames", "max_frames", "min_frames", "start", "end", "budget", "min_pixels", "max_pixels",
-          "sampling")
+          "sampling", *_QVU_ONLY)
 
 
 class _Deprecated(argparse.Action):
@@ -219,7 +241,15 @@ def add_frame_arguments(parser: argparse.ArgumentParser, *, budget: bool = True)
         g.add_argument("--budget", default=None,
                        help="visual tokens per video, e.g. 16k or 64k: frames x resolution are planned to fit "
                             "(default: none, the model's frame size)")
-        g.add_argument("--sampling", default=None, help="sampling policy (default mmlong)")
+        g.add_argument("--sampling", default=None,
+                       help="which frames: mmlong (default: real-time spacing) or qwen-vl-utils (its exact frames, "
+                            "sizes and second_per_grid_ts)")
+        g.add_argument("--total-pixels", type=int, default=None, dest="total_pixels",
+                       help="qwen-vl-utils sampling: pixels of the whole video (default: its MODEL_SEQ_LEN budget)")
+        g.add_argument("--resized-height", type=int, default=None, dest="resized_height",
+                       help="qwen-vl-utils sampling: resize every frame to about this height (with --resized-width)")
+        g.add_argument("--resized-width", type=int, default=None, dest="resized_width",
+                       help="qwen-vl-utils sampling: resize every frame to about this width (with --resized-height)")
 
 
 def from_args(args: argparse.Namespace) -> FrameSettings:

@@ -288,7 +288,8 @@ def open(path: str | os.PathLike, backend: str | None = None) -> VideoSource:  #
     """Open a video file for timestamped frame access.
 
     Args:
-        path: video file path.
+        path: video file path, or a ``file://`` / ``data:`` / http(s) URL
+            (:func:`mmlong.media_sources.local_path`; the source's ``path`` is then the local file).
         backend: ``"pyav"`` (default when ``None``), ``"decord"`` or ``"torchcodec"``.
 
     Returns:
@@ -297,11 +298,14 @@ def open(path: str | os.PathLike, backend: str | None = None) -> VideoSource:  #
     Raises:
         MmlongError: for a missing file, a file that is not a readable video (see
             :func:`check_file`: a directory, an empty or unreadable file, a still image), an
-            unknown backend, or a backend whose optional package is not installed.
+            unknown backend, a backend whose optional package is not installed, or a URL
+            that cannot be fetched or decoded.
     """
+    from mmlong.media_sources import local_path
+
     name = backend or "pyav"
     if name not in BACKENDS:
         raise MmlongError(f"unknown video backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    path = check_file(path)
+    path = check_file(local_path(path, "video"))
     module, cls = BACKENDS[name].split(":")
     return getattr(importlib.import_module(module), cls)(path)

@@ -90,7 +90,8 @@ def test_a_planned_clip_through_a_pipeline(video):
 @pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
 @pytest.mark.parametrize("flags", [[], ["--budget", "600"], ["--budget", "2k", "--fps", "2"], ["--num-frames", "5"],
                                    ["--max-frames", "3", "--start", "1", "--end", "5"],
-                                   ["--budget", "300", "--max-pixels", "20000"]])
+                                   ["--budget", "300", "--max-pixels", "20000"],
+                                   ["--sampling", "qwen-vl-utils", "--num-frames", "6", "--total-pixels", "300000"]])
 def test_plan_prints_exactly_what_ask_feeds_the_model(family, flags, video, capsys):
     """`mmlong plan V FLAGS` and `mmlong ask V q FLAGS`: same frames, times, frame size and visual tokens."""
     model = f"tiny:{family}"

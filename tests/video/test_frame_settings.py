@@ -93,3 +93,46 @@ def test_the_demo_panel_resolves_what_the_same_flags_resolve():
     assert page("8k", 2, 12) == cli("--budget", "8k", "--fps", "2", "--max-frames", "12")
     assert page("8k", d["fps"], 768) == cli("--budget", "8k")  # the slider at the budget's default cap: not set
     assert page("off", 1.0, 100) == cli("--max-frames", "100")
+
+
+QVU_FLAGS = ["--sampling", "qwen-vl-utils", "--fps", "1", "--min-frames", "8", "--total-pixels", "19267584",
+             "--resized-height", "200", "--resized-width", "300", "--max-pixels", "200704"]
+QVU = FrameSettings(sampling="qwen-vl-utils", fps=1.0, min_frames=8, total_pixels=19267584, resized_height=200,
+                    resized_width=300, max_pixels=200704)
+
+
+def test_qwen_vl_utils_options_reach_every_entry_point():
+    got = _entry_points(QVU_FLAGS)
+    assert got == dict.fromkeys(got, QVU)
+    assert QVU.fps == 1.0 and QVU.rate == 1.0  # 1 fps is not this policy's default, so it is kept
+    import mmlong.api
+
+    api = mmlong.api.resolve("tiny:qwen2_5_vl", sampling="qwen-vl-utils", fps=1, min_frames=8, total_pixels=19267584,
+                             resized_height=200, resized_width=300, max_pixels=200704)
+    assert api.frames == QVU
+    from mmlong.eval.cli import config_from_args
+
+    cfg = config_from_args(_parse("eval", "--tasks", "mmneedle", "--model_args",
+                                  "pretrained=tiny:qwen2_vl,sampling=qwen-vl-utils,total_pixels=1000000,min_frames=2"))
+    assert cfg.frames == FrameSettings(sampling="qwen-vl-utils", total_pixels=1000000, min_frames=2)
+
+
+def test_qwen_vl_utils_defaults_are_its_own():
+    s = FrameSettings(sampling="qwen-vl-utils")
+    assert (s.rate, s.frame_cap, s.min_frames) == (2.0, 768, 4)
+    assert FrameSettings(sampling="qwen-vl-utils", fps=2.0) == s and FrameSettings(fps=2.0).fps == 2.0
+    assert "sampling qwen-vl-utils" in s.describe()
+
+
+@pytest.mark.parametrize("kw, needle", [
+    ({"total_pixels": 10**6}, "total_pixels are qwen-vl-utils options; add --sampling qwen-vl-utils"),
+    ({"resized_height": 100, "resized_width": 100}, "resized_height, resized_width are qwen-vl-utils options"),
+    ({"sampling": "qwen-vl-utils", "resized_height": 100}, "pass resized_height and resized_width together"),
+    ({"sampling": "qwen-vl-utils", "total_pixels": 0}, "total_pixels must be an integer >= 1"),
+])
+def test_qwen_vl_utils_options_are_checked_in_one_line(kw, needle):
+    from mmlong.errors import MmlongError
+
+    with pytest.raises(MmlongError, match=needle) as err:
+        FrameSettings(**kw)
+    assert "\n" not in str(err.value)
