@@ -17,7 +17,7 @@ def test_tasks_list(capsys):
     assert main(["eval", "--tasks", "list"]) == 0
     out = capsys.readouterr().out
     for name in ("mmneedle", "longvideobench_val_v", "longvideobench_val_i", "longvideobench_test_v",
-                 "videowebarena_qa", "videowebarena_agent", "vniah_synth"):
+                 "longvideobench_test_i", "longvideobench_no_visual", "videowebarena_qa", "videowebarena_agent", "vniah_synth"):
         assert name in out
     # every option with its default and its comment, e.g. mmneedle's m
     assert "    m = 10  # stitched images per haystack" in out and "longvideobench_val_i (v2):" in out

@@ -11,7 +11,7 @@ from mmlong.eval.tasks import get_task
 from mmlong.eval.tasks.longvideobench import frame_times, interleave
 from mmlong.data.benchmark_files import write_longvideobench
 
-TASKS = ("longvideobench_val_v", "longvideobench_val_i", "longvideobench_test_v")
+TASKS = ("longvideobench_val_v", "longvideobench_val_i", "longvideobench_test_v")  # _test_i, _no_visual: below
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +116,38 @@ def test_test_split_writes_submission(lvb, tmp_path):
     data = json.loads(sub.read_text())
     assert len(data) == 5 and all(v in "ABCDE" for v in data.values())
     assert r["results"]["longvideobench_test_v"]["n_submitted,none"] == 5
+
+
+def test_test_i_interleaves_and_writes_submission(lvb, tmp_path):
+    ti, vi = get_task("longvideobench_test_i", data_dir=str(lvb)), get_task("longvideobench_val_i", data_dir=str(lvb))
+    doc = ti.docs()[0]
+    assert "correct_choice" not in doc.data and ti.options.max_frames == 16
+    req, ref = ti.request(doc), vi.request(vi.docs()[0])
+    images, _ = req.load()
+    ref.load()
+    assert req.oracle is None and req.text == ref.text and len(images) == 6  # same doc, same interleaved turn
+    assert [p for p in req.parts if isinstance(p, int)] == list(range(6))
+    r = _run("random", lvb, tmp_path, tasks=("longvideobench_test_i",), limit=4)
+    sub = tmp_path / "random" / r["files"]["longvideobench_test_i"]["submission"]
+    assert sub.name.endswith("_longvideobench_test_i_submission.json")
+    assert len(json.loads(sub.read_text())) == 4 and r["results"]["longvideobench_test_i"]["n_submitted,none"] == 4
+
+
+def test_no_visual_asks_the_question_alone(lvb, tmp_path):
+    nv, v = get_task("longvideobench_no_visual", data_dir=str(lvb)), get_task("longvideobench_val_v", data_dir=str(lvb))
+    doc = nv.docs()[0]
+    req = nv.request(doc)
+    assert req.load() == ([], None) and req.parts is None
+    assert req.text == v.request(doc).text  # lmms-eval: the val_v prompt, no visual
+    assert _run("oracle", lvb, tasks=("longvideobench_no_visual",))["results"]["longvideobench_no_visual"][
+        "lvb_acc,none"] == 1.0
+    r = _run("tiny:qwen2_vl", lvb, tmp_path, tasks=("longvideobench_no_visual",), limit=2, max_new_tokens=2)
+    samples = [json.loads(line) for line in
+               open(tmp_path / "tiny__qwen2_vl" / r["files"]["longvideobench_no_visual"]["samples"])]
+    assert len(samples) == 2 and all(s["error"] is None and s["parsed_pred"] in "ABCDE" for s in samples)
+    assert all(s["input_media"] == {"video": None} for s in samples)
+    assert all(s["token_counts"]["image"] == s["token_counts"]["video"] == 0 < s["token_counts"]["prompt"]
+               for s in samples)
 
 
 def test_missing_data_dir_names_the_flag():

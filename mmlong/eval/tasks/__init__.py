@@ -15,6 +15,8 @@ TASKS: dict[str, str] = {
     "longvideobench_val_v": "mmlong.eval.tasks.longvideobench:LongVideoBenchValV",
     "longvideobench_val_i": "mmlong.eval.tasks.longvideobench:LongVideoBenchValI",
     "longvideobench_test_v": "mmlong.eval.tasks.longvideobench:LongVideoBenchTestV",
+    "longvideobench_test_i": "mmlong.eval.tasks.longvideobench:LongVideoBenchTestI",
+    "longvideobench_no_visual": "mmlong.eval.tasks.longvideobench:LongVideoBenchNoVisual",
     "videowebarena_qa": "mmlong.eval.tasks.videowebarena:VideoWebArenaQA",
     "videowebarena_agent": "mmlong.eval.tasks.videowebarena:VideoWebArenaAgent",
     "vniah_synth": "mmlong.eval.tasks.vniah_synth:VNiahSynth",

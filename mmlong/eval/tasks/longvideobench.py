@@ -8,7 +8,9 @@ official loader: ``num = min(max_frames, int(duration))`` frames at indices
 * ``longvideobench_val_v``: the frames as a video (64 by default, the README's examples);
 * ``longvideobench_val_i``: 16 frames as images with subtitles interleaved by time (official rule),
   passed to the model in that order (``Request.parts``; text-only models see ``<image>`` markers);
-* ``longvideobench_test_v``: no answers; writes ``<run>_longvideobench_test_v_submission.json`` ``{id: raw answer}``.
+* ``longvideobench_test_v`` / ``longvideobench_test_i``: the test split as ``_val_v`` / ``_val_i``; no
+  answers, writes ``<run>_<task>_submission.json`` ``{id: raw answer}``;
+* ``longvideobench_no_visual``: the val questions without the video (lmms-eval's text-only baseline).
 
 Score: the first [A-E] after answer prefixes (an unparsable answer gets a random letter,
 seeded per doc); accuracy overall (``lvb_acc``), per duration group and per category.
@@ -87,6 +89,7 @@ class _LongVideoBench(Task):
     metrics = ("lvb_acc",)
     split_file = "lvb_val.json"
     subtitles = False
+    visual = True  # False: the question alone (no frames are read)
 
     @dataclass(frozen=True)
     class Options:
@@ -132,6 +135,9 @@ class _LongVideoBench(Task):
         oracle = letters[answer] if isinstance(answer, int) and 0 <= answer < n else None
         media = {"video": item.get("video_path"), "max_frames": self.options.max_frames}
         text = f"{self._question(item)}\n{POST_PROMPT}"
+        if not self.visual:
+            return Request(text=text, max_new_tokens=self.options.max_new_tokens, choices=letters, oracle=oracle,
+                           media={"video": None})
         if not self.subtitles:
             return Request(text=text, video=lambda: self._frames(item), max_new_tokens=self.options.max_new_tokens,
                            choices=letters, oracle=oracle, media=media)
@@ -199,9 +205,9 @@ class LongVideoBenchValI(_LongVideoBench):
         max_frames: int = 16  # frames given as images, with subtitles between them
 
 
-class LongVideoBenchTestV(_LongVideoBench):
-    name = "longvideobench_test_v"
-    summary = "LongVideoBench test: frames as a video; writes the submission file"
+class _Submission:
+    """The test split (no answers): counts the answers and writes lmms-eval's submission file."""
+
     split_file = "lvb_test_wo_gt.json"
     metrics = ("n_submitted",)
 
@@ -213,3 +219,19 @@ class LongVideoBenchTestV(_LongVideoBench):
         path = files.extra_path(self.name, "submission", "json")
         path.write_text(json.dumps({s["ref"]["id"]: s["filtered_resps"][0] for s in samples}, indent=1))
         return {"submission": path}
+
+
+class LongVideoBenchTestV(_Submission, _LongVideoBench):
+    name = "longvideobench_test_v"
+    summary = "LongVideoBench test: frames as a video; writes the submission file"
+
+
+class LongVideoBenchTestI(_Submission, LongVideoBenchValI):
+    name = "longvideobench_test_i"
+    summary = "LongVideoBench test: frames interleaved with subtitles; writes the submission file"
+
+
+class LongVideoBenchNoVisual(_LongVideoBench):
+    name = "longvideobench_no_visual"
+    summary = "LongVideoBench val without the video: the text-only baseline (questions and options alone)"
+    visual = False
