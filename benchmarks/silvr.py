@@ -125,7 +125,7 @@ def _stage1(pipe, asr: str, path: str, log: Path, done: dict, seen: set) -> None
     done[("stage1", asr, path)] = row
 
 
-def _summary(results: list[dict], stage1: list[dict]) -> dict:
+def _summary(results: list[dict], stage1: list[dict], all_stage1: list[dict]) -> dict:
     out: dict = {}
     for r in results:
         for kind in (r["kind"], "all"):
@@ -145,7 +145,7 @@ def _summary(results: list[dict], stage1: list[dict]) -> dict:
             if "none" in kinds:
                 kinds["not_found_accuracy"] = kinds["none"]["answer_accuracy"]
     speed: dict = {}
-    ocr = {r["path"]: r["ocr_s"] for r in stage1 if r.get("ocr_s", 0) > 1}  # the run that did the OCR
+    ocr = {r["path"]: r["ocr_s"] for r in all_stage1 if r.get("ocr_s", 0) > 1}  # the run that did the OCR
     for r in stage1:
         s = speed.setdefault(r["asr"], {"video_s": 0.0, "ocr_s": 0.0, "asr_s": 0.0, "cpu_s": 0.0, "loads": []})
         s["video_s"] += r["duration"]
@@ -158,7 +158,8 @@ def _summary(results: list[dict], stage1: list[dict]) -> dict:
         s.update(stage1_x_realtime=round(s["video_s"] / max(1e-9, s["ocr_s"] + s["asr_s"]), 1),
                  asr_x_realtime=round(s["video_s"] / max(1e-9, s["asr_s"]), 1),
                  ocr_x_realtime=round(s["video_s"] / max(1e-9, s["ocr_s"]), 1),
-                 cpu_x_realtime=round(s["video_s"] / max(1e-9, s["cpu_s"]), 1),  # per core-second of this process
+                 # per CPU-second of the process that ran the describers (OCR counts only where it ran)
+                 cpu_x_realtime=round(s["video_s"] / max(1e-9, s["cpu_s"]), 1),
                  mean_load=round(sum(loads) / max(1, len(loads)), 2))
         for k in ("video_s", "ocr_s", "asr_s", "cpu_s"):
             s[k] = round(s[k], 1)
@@ -176,7 +177,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="default: .mmlong_cache/bench/silvr (or silvr_quick)")
     ap.add_argument("--stage1-only", action="store_true", help="generate the sets and run stage 1, answer nothing")
     ap.add_argument("--videos", type=int, default=None, help="only the first N videos / PDFs of each set (a partial run)")
-    ap.add_argument("--fresh", action="store_true", help="answer every question again (stage 1 stays cached)")
+    ap.add_argument("--fresh", action="store_true", help="answer this run's sets and ASR models again (stage 1 stays cached)")
     ap.add_argument("--reasoner", default="smollm2", help="the reasoner that scores candidates: smollm2 (default), "
                     "a transformers causal LM id / folder, or a .gguf file")
     args = ap.parse_args()
@@ -195,9 +196,11 @@ def main() -> None:
     log = root / "results.jsonl"  # stage-1 timings
     slug = "".join(c if c.isalnum() else "_" for c in Path(args.reasoner).name.lower())
     answers = root / f"answers_{slug}.jsonl"  # one file per reasoner
-    if args.fresh and answers.exists():
-        answers.unlink()
-    done = {**{k: v for k, v in _done(log).items() if k[0] == "stage1"}, **_done(answers)}
+    previous = _done(answers)
+    if args.fresh:  # this run's sets and ASR models are answered again; other answers stay
+        previous = {k: v for k, v in previous.items() if not (k[0] in args.sets and k[1] in asrs + ["-"])}
+        answers.write_text("".join(json.dumps(v) + "\n" for v in previous.values()))
+    done = {**{k: v for k, v in _done(log).items() if k[0] == "stage1"}, **previous}
 
     from mmlong.silvr import SilvrConfig, SilvrPipeline
     from mmlong.silvr.asr import ASRSettings
@@ -238,7 +241,7 @@ def main() -> None:
     paths = {r["path"] for qs in rows.values() for r in qs}
     answered = [r for r in done.values() if r["set"] != "stage1" and r["id"] in ids and r["asr"] in asrs + ["-"]]
     timed = [r for r in done.values() if r["set"] == "stage1" and r["path"] in paths and r["asr"] in asrs]
-    summary = _summary(answered, timed)
+    summary = _summary(answered, timed, [r for r in done.values() if r["set"] == "stage1"])
     print(json.dumps({"benchmark": "silvr", "quick": args.quick, "videos_per_set": args.videos, "tolerance_s": args.tolerance,
                       "reasoner": args.reasoner, **summary, "machine": {"cpus": os.cpu_count()}}))
 
