@@ -17,7 +17,9 @@ most); ``coverage(unit)`` is the weighted share of present terms found in the un
 or context. Two adjacent question terms also match one word written together ("code word"
 ~ "Codeword", and "keyword" ~ "key word"). Present terms next to each other in the question
 are its *phrases*; ``phrase(unit)`` is the share of them the unit holds in the same order
-(it tells "Roman History: History" from "Roman History: Summary"). A term of 4+ letters that no unit holds matches a word one edit away
+(it tells "Roman History: History" from "Roman History: Summary"); the first run of terms after
+the question word names what is *asked* for ("What is the exam password ...?" -> exam,
+password). A term of 4+ letters that no unit holds matches a word one edit away
 (ASR and OCR slips: "down" heard as "town") or a word it starts or ends once run together
 with another (OCR drops spaces: "team" in "Teamname"), and is then present under that spelling too;
 terms that match nothing are returned apart (``absent``): nothing can support them.
@@ -41,7 +43,7 @@ STOP = frozenset("""a an the is are was were be been being am of in on at to for
 whose when where why how this that these those it its with by from as do does did doing done can could would should
 will shall may might must there here than then about into onto over under again our ours we us you your yours they
 them their theirs he him his she her hers i me my mine any some all each every no not if so such very just also only
-please let lets let's one ones up down out off further""".split())
+please let lets let's one ones up down out off further many much""".split())
 #: Words about the medium or the act of telling, not about the content: never question terms.
 META = frozenset("""video videos lecture lectures talk talks slide slides screen screens shown show shows showed
 showing display displayed displays appear appears appeared written write writes read reads said say says saying
@@ -175,6 +177,7 @@ class Terms:
     pairs: tuple[tuple[str, str, str], ...]  # (term a, term b, "ab") for adjacent terms: "code word" ~ "codeword"
     aliases: dict[str, frozenset[str]] = field(default_factory=dict)  # term -> spellings one edit away
     phrases: tuple[tuple[str, str], ...] = ()  # present terms next to each other in the question, in order
+    asked: tuple[str, ...] = ()  # the terms naming what is asked for ("exam", "password")
 
     def holds(self, unit: Unit, phrase: tuple[str, str]) -> bool:
         """Whether ``unit`` holds ``phrase``: its two words in order, or written together ("Codeword")."""
@@ -219,6 +222,26 @@ def _one_edit(a: str, b: str) -> bool:
     return a[i + (len(a) == len(b)):] == b[i + 1:]
 
 
+_WH = frozenset("what which who whom whose how".split())
+
+
+def _asked_for(question: str, present: dict) -> tuple[str, ...]:
+    """The present terms naming what the question asks for: the first run of terms after its
+    question word ("What is the exam password shown ...?" -> ("exam", "password"))."""
+    toks = words(question)
+    at = next((i + 1 for i, t in enumerate(toks) if t in _WH), None)
+    if at is None:
+        return ()
+    run: list[str] = []
+    for t in toks[at:]:
+        if t in STOP or t in META:
+            if run:
+                break
+            continue
+        run.append(stem(t))
+    return tuple(t for t in run if t in present)
+
+
 def _part_of(term: str, word: str) -> bool:
     """Whether ``word`` is ``term`` run together with another word of 3+ letters ("team" in "teamname")."""
     return len(word) >= len(term) + 3 and word.isalpha() and (word.startswith(term) or word.endswith(term))
@@ -247,4 +270,4 @@ def question_terms(question: str, units: Sequence[Unit], own_stems: Sequence[set
     pairs = tuple((a, b, j) for j, (a, b) in joined.items())
     raw = [stem(t) if t not in STOP and t not in META else None for t in words(question)]
     phrases = tuple(dict.fromkeys((a, b) for a, b in zip(raw, raw[1:]) if a in present and b in present))
-    return Terms(present, tuple(absent), pairs, aliases, phrases)
+    return Terms(present, tuple(absent), pairs, aliases, phrases, _asked_for(question, present))

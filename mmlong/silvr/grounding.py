@@ -14,7 +14,9 @@ Steps, for a question and the evidence units of one video or document
    ``top_units`` best within ``coverage_margin`` of the best are kept: the kept evidence.
 3. **Verify** each kept unit: an answer read from it can stand only when at most
    ``max_absent`` terms are absent, it covers at least ``min_coverage`` of the present
-   terms, and (``phrase_check``) every phrase of the question it lacks is held by no other
+   terms, (``asked_check``) its own text names what is asked for (the terms right after the
+   question word: "What is the *exam password* shown ...?"), and (``phrase_check``) every
+   phrase of the question it lacks is held by no other
    unit either ("Roman History: History" is asked about, the unit is under "Roman History:
    Summary", and the History section exists but gives no such value).
 4. **Choose.** Every candidate of a kept unit is scored by ``coverage + phrase_weight *
@@ -63,6 +65,7 @@ class GroundingSettings:
     top_units: int = 6  # eligible units kept as evidence
     coverage_margin: float = 0.25  # keep units within this coverage of the best
     phrase_weight: float = 0.5  # weight of the share of the question's phrases a unit holds
+    asked_check: bool = True  # the unit's own text must name what is asked for ("exam password")
     phrase_check: bool = True  # reject a choice lacking a phrase of the question that other evidence holds
     min_coverage: float = 0.85  # the chosen unit must cover this share of the question's present terms
     max_absent: int = 0  # question terms no evidence holds that still allow an answer
@@ -238,6 +241,10 @@ def _rejection(terms: Terms, units: Sequence[Unit], unit: Unit, coverage: float,
     if coverage < st.min_coverage:
         missing = [t for t in terms.present if t not in terms.found(unit.stems())]
         return f"the best evidence lacks {', '.join(repr(t) for t in missing)}"
+    if st.asked_check:
+        lacking = [t for t in terms.asked if t not in terms.found(unit.own_stems())]
+        if lacking:
+            return f"the evidence does not say {' '.join(terms.asked)!r} next to a value"
     if st.phrase_check:
         for p in (p for p in terms.phrases if not terms.holds(unit, p)):
             other = next((u for u in units if terms.holds(u, p)), None)

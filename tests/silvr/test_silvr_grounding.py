@@ -236,3 +236,24 @@ def test_a_run_on_asr_segment_cites_the_time_of_the_question_words():
     g = ground("What is our class mascot called?", units_of(Transcript(200.0, (seg,))))
     assert g.choice.candidate.value == "pebble"
     assert g.choice.time == pytest.approx(170.0 + 15.0 * text.index("mascot") / len(text))  # not 170.0
+
+
+def test_a_value_whose_sentence_does_not_name_what_is_asked_is_refused():
+    lines = []
+    for i, (title, said) in enumerate([("Roman History: Summary", "The keyword for this section is thunder."),
+                                       ("Music Theory: Summary", "The keyword for this section is rainbow."),
+                                       ("Plate Tectonics: Applications", "The key ward for this section is water fall.")]):
+        t = 60.0 * i
+        lines += [S(t, t + 60, f"{title} / Key idea: crustal plates", "screen"),
+                  S(t + 1, t + 3, f"Now let us talk about {title}.", "speech"), S(t + 5, t + 7, said, "speech"),
+                  S(t + 9, t + 12, "This idea explains the importance of Crystal Plates.", "speech")]
+    units = units_of(Transcript(180.0, tuple(sorted(lines, key=lambda s: (s.start, s.source)))))
+    q = "In the section on Plate Tectonics: Applications, what is the spoken keyword?"
+    assert ground(q, units).choice is None
+    alone = GroundingSettings(min_coverage=0.0)  # the coverage check aside, the asked-for check alone refuses it
+    g = ground(q, units, settings=alone)
+    assert g.choice is None and g.reason == "the evidence does not say 'keyword' next to a value"
+    loose = ground(q, units, settings=GroundingSettings(min_coverage=0.0, asked_check=False))
+    assert loose.choice is not None and loose.choice.candidate.value == "Crystal"  # what the check prevents
+    assert ground("In the section on Music Theory: Summary, what is the spoken keyword?", units).choice.candidate.value \
+        == "rainbow"
