@@ -47,3 +47,14 @@ def make_config(family: str = "qwen2_5_vl", *, head_dim: int = 32, theta: float 
 @pytest.fixture
 def config_factory():
     return make_config
+
+
+@pytest.fixture(scope="module")
+def quiet_threads():
+    """One intra-op thread: tiny tensors on a shared 2-core machine."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

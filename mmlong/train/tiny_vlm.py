@@ -69,7 +69,7 @@ CURRICULUM = (
     Stage("what-L4", (0.25,), ("what",), 100, 800),
     Stage("what-L2", (0.5,), ("what",), 100, 800),
     Stage("what-L", (1.0,), ("what",), 100, 800),
-    Stage("all", (0.5, 1.0), ("what", "when", "order"), 1000, 3000),
+    Stage("all", (0.5, 1.0), ("what", "when", "order"), 600, 3000),
 )
 
 

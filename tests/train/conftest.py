@@ -45,14 +45,3 @@ def mixed_data(vniah_data, tmp_path_factory):
     lines = [r if isinstance(r, str) else json.dumps(r) for r in rows]
     (root / "data.jsonl").write_text("\n".join(lines) + "\n")
     return root / "data.jsonl"
-
-
-@pytest.fixture(scope="module")
-def quiet_threads():
-    """One intra-op thread: tiny tensors on a shared 2-core machine."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
