@@ -45,7 +45,7 @@ def _ffv1(path: Path, width: int, height: int, frames: int = 10) -> Path:
     return path
 
 
-def _audio_only(path: Path) -> Path:
+def audio_only(path: Path) -> Path:
     import av
 
     with av.open(str(path), "w", format="mp4") as out:
@@ -90,7 +90,7 @@ def build_corpus(root: Path) -> dict[str, Path]:
     front = write_test_video(root / "faststart.mp4", seconds=2, fps=10, faststart=True).path.read_bytes()
     c["truncated_faststart"] = root / "truncated_faststart.mp4"  # index says 20 frames, the data stops early
     c["truncated_faststart"].write_bytes(front[: len(front) * 2 // 3])
-    c["audio_only"] = _audio_only(root / "audio_only.mp4")
+    c["audio_only"] = audio_only(root / "audio_only.mp4")
     c["png"] = root / "photo.png"
     Image.new("RGB", (64, 48), (200, 10, 10)).save(c["png"])
     c["image_mp4"] = root / "photo.mp4"  # a PNG renamed .mp4

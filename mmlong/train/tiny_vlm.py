@@ -25,6 +25,7 @@ A stopped run resumes in the stage it stopped in. HoPE trains with dynamic tempo
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +131,7 @@ def train_tiny_vlm(pos: str, out: str | Path, *, data: str | Path | None = None,
     if data is not None:
         curriculum = (Stage("data", (1.0,), (), steps or curriculum[-1].steps, 0),)
     elif steps is not None:
-        last = curriculum[-1]
-        curriculum = (*curriculum[:-1], Stage(last.name, last.lengths, last.kinds, steps, last.videos))
+        curriculum = (*curriculum[:-1], dataclasses.replace(curriculum[-1], steps=steps))
     frames = {"fps": 1.0, "max_frames": 10 * length}  # every frame, as vniah_synth samples them
     meta = {"recipe": "tiny-vlm", "length": length, "architecture": TINY_VLM,
             "curriculum": [{"name": st.name, "seconds": list(st.seconds(length)), "kinds": list(st.kinds),
@@ -139,6 +139,9 @@ def train_tiny_vlm(pos: str, out: str | Path, *, data: str | Path | None = None,
     done, result, previous = [], {}, None
     for k, st in enumerate(curriculum):
         folder = out if k == len(curriculum) - 1 else out / "stages" / st.name
+        if folder != out and (folder / "model" / "mmlong.json").exists():  # finished: its data is not needed
+            previous = folder / "model"
+            continue
         if data is not None:
             jsonl = Path(data) / "train.jsonl" if Path(data).is_dir() else Path(data)
         else:
@@ -149,10 +152,6 @@ def train_tiny_vlm(pos: str, out: str | Path, *, data: str | Path | None = None,
                           f"({', '.join(st.kinds)}) ...", flush=True)
                 write_dataset(jsonl.parent, st.videos, length=st.seconds(length), kinds=st.kinds,
                               seed=100 * seed + TRAIN_SEED_OFFSET + k)
-        finished = folder / "model" / "mmlong.json"
-        if folder != out and finished.exists():
-            previous = folder / "model"
-            continue
         if echo:
             print(f"stage {k + 1}/{len(curriculum)} {st.name}: {st.steps} steps", flush=True)
         t0 = time.perf_counter()

@@ -201,13 +201,9 @@ def test_missing_path_and_non_video_files(tmp_path):
 
 
 def test_audio_only_file_has_no_video_stream(tmp_path):
-    path = tmp_path / "audio.m4a"
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=16000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 16000), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 16000
-        out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    from bad_media import audio_only
+
+    path = audio_only(tmp_path / "audio.m4a")
     assert "no video stream found" in _one_line_error(path)
 
 
