@@ -1,28 +1,33 @@
-"""Benchmark: sample 64 and 256 frames from a 1-hour 640x360 H.264 video.
+"""Benchmark: frame sampling against the code a user would otherwise write, in one run.
 
-Methods (each run in a fresh subprocess, so RSS is clean and imports are not timed):
+Cases (each a textured 640x360 H.264 video made once by
+:func:`mmlong.data.synth_video.write_test_video` with ``texture=True``, so frames cost what
+camera footage costs to decode, and cached under ``--cache-dir``):
 
-* ``mmlong``: :func:`mmlong.video.sample` (PyAV keyframe seeking).
-* ``pyav_sequential``: PyAV decoding from the start up to the last wanted frame,
-  converting only the wanted frames.
-* ``transformers_pyav``: ``transformers.video_utils.load_video(path, backend="pyav",
-  num_frames=N)``.
-* ``decord``: ``decord.VideoReader(path).get_batch(indices)`` (only if decord imports).
+* ``hour_64``: 64 frames (segment centres) from a 1-hour video, for each ``--gops`` size.
+* ``ten_min_2fps``: 2 frames per second (1200 frames) from a 10-minute video.
 
-The video is made once by :func:`mmlong.data.synth_video.write_test_video` and cached
-(default ``.mmlong_cache/bench/``): 3600 s at 5 fps (18,000 frames; a low rate keeps
-generation to about 20 s on 2 cores), libx264 ``ultrafast``, keyframe every ``--gop``
-frames (default 250, x264's default, i.e. 50 s at 5 fps: a worst case for seeking),
-solid colours plus index blocks. Flat content decodes faster than real footage,
-so absolute times are optimistic for every method alike; the ratio between seeking
-and sequential decoding is what this measures. Every returned frame's index is
-decoded from its pixels and checked.
+Methods, each run in a fresh subprocess (clean RSS, imports not timed), all given the same
+frame indices, every returned frame's index decoded from its pixels and checked:
+
+* ``mmlong``: :func:`mmlong.video.decode_at` (keyframe-aware runs, decoded in parallel).
+* ``seek_loop``: the plain PyAV loop: for each target, ``container.seek`` to it, decode
+  until the first frame at or after it (PyAV's default threading).
+* ``sequential``: one PyAV decode from the start to the last target, converting only the
+  wanted frames (PyAV's ``AUTO`` threading).
+* ``decord``: ``VideoReader.get_batch`` (if decord imports).
+* ``torchcodec``: ``VideoDecoder.get_frames_at`` (if torchcodec imports).
+
+Each case runs ``--repeats`` rounds (default 5); every round runs every method once, in
+turn, so background load hits all methods alike. Reported: the median seconds, the
+ratio to ``seek_loop`` (and, for the 2 fps case, to ``sequential``), the largest RSS
+growth over the returned frames' size, and whether every frame was right.
 
 Usage::
 
-    .venv/bin/python benchmarks/video_sampling.py            # prints ONE JSON line
-    .venv/bin/python benchmarks/video_sampling.py --gop 50     # keyframe every 10 s
-    .venv/bin/python benchmarks/video_sampling.py --seconds 120 --frames 16   # quick check
+    .venv/bin/python benchmarks/video_sampling.py                 # prints ONE JSON line
+    .venv/bin/python benchmarks/video_sampling.py --gops 250 50 --repeats 5
+    .venv/bin/python benchmarks/video_sampling.py --cases hour_64 --repeats 1   # quick look
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -41,20 +47,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-METHODS = ("mmlong", "pyav_sequential", "transformers_pyav", "decord")
+METHODS = ("mmlong", "seek_loop", "sequential", "decord", "torchcodec")
+OPTIONAL = {"decord": "decord", "torchcodec": "torchcodec"}
 
 
 def _rss_bytes() -> int:
-    """Current resident set size (psutil if available, else /proc/self/status)."""
-    try:
-        import psutil
-
-        return psutil.Process().memory_info().rss
-    except ImportError:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
     return 0
 
 
@@ -62,60 +63,70 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def _uniform_indices(num_frames: int, total: int) -> list[int]:
-    """Frame indices at the centres of ``num_frames`` equal segments (mmlong's rule)."""
-    return [int((k + 0.5) * total / num_frames) for k in range(num_frames)]
-
-
-def _run_mmlong(path: str, n: int):
+def _run_mmlong(path: str, indices: list[int], fps: float):
     import mmlong.video as mv
 
-    clip = mv.sample(path, num_frames=n, max_frames=n)
-    fps = clip.source_fps
-    return clip.frames, [round(t * fps) for t in clip.timestamps]
+    frames, _ = mv.decode_at(path, [i / fps for i in indices])
+    return frames
 
 
-def _run_pyav_sequential(path: str, n: int):
+def _run_seek_loop(path: str, indices: list[int], fps: float):
     import av
     import numpy as np
 
+    out = []
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        tb = stream.time_base
+        for i in indices:
+            target = i / fps
+            container.seek(int(target / tb), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if frame.time >= target - 1e-3:
+                    out.append(frame.to_ndarray(format="rgb24"))
+                    break
+    return np.stack(out)
+
+
+def _run_sequential(path: str, indices: list[int], fps: float):
+    import av
+    import numpy as np
+
+    want, out = set(indices), {}
     with av.open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        wanted = _uniform_indices(n, stream.frames)
-        want, out = set(wanted), {}
         for i, frame in enumerate(container.decode(stream)):
             if i in want:
                 out[i] = frame.to_ndarray(format="rgb24")
-            if i >= wanted[-1]:
+            if i >= indices[-1]:
                 break
-    return np.stack([out[i] for i in wanted]), wanted
+    return np.stack([out[i] for i in indices])
 
 
-def _run_transformers_pyav(path: str, n: int):
-    from transformers.video_utils import load_video
-
-    video, metadata = load_video(path, backend="pyav", num_frames=n)
-    return video, [int(i) for i in metadata.frames_indices]
-
-
-def _run_decord(path: str, n: int):
+def _run_decord(path: str, indices: list[int], fps: float):
     import decord
 
-    reader = decord.VideoReader(path, ctx=decord.cpu(0))
-    wanted = _uniform_indices(n, len(reader))
-    return reader.get_batch(wanted).asnumpy(), wanted
+    return decord.VideoReader(path, ctx=decord.cpu(0)).get_batch(indices).asnumpy()
+
+
+def _run_torchcodec(path: str, indices: list[int], fps: float):
+    from torchcodec.decoders import VideoDecoder
+
+    batch = VideoDecoder(path, dimension_order="NHWC").get_frames_at(indices)
+    return batch.data.numpy()
 
 
 _IMPORTS = {
-    "mmlong": ("mmlong.video.sampling", "av"),
-    "pyav_sequential": ("av", "numpy"),
-    "transformers_pyav": ("transformers.video_utils", "av"),
+    "mmlong": ("mmlong.video", "av"),
+    "seek_loop": ("av", "numpy"),
+    "sequential": ("av", "numpy"),
     "decord": ("decord",),
+    "torchcodec": ("torchcodec.decoders",),
 }
 
 
-def worker(method: str, path: str, n: int) -> dict:
+def worker(method: str, path: str, indices: list[int], fps: float) -> dict:
     """Run one method once in this (fresh) process; return timing, memory, correctness."""
     import importlib
 
@@ -125,70 +136,105 @@ def worker(method: str, path: str, n: int) -> dict:
 
     rss_before = _rss_bytes()
     start = time.perf_counter()
-    frames, indices = globals()[f"_run_{method}"](path, n)
+    frames = globals()[f"_run_{method}"](path, indices, fps)
     seconds = time.perf_counter() - start
     growth = max(_peak_rss_bytes(), _rss_bytes()) - rss_before
-    decoded = [read_frame_index(f) for f in frames]
     return {
-        "seconds": round(seconds, 3),
-        "rss_growth_mb": round(growth / 2**20, 1),
-        "output_mb": round(frames.nbytes / 2**20, 1),
-        "frames": len(frames),
-        "frames_correct": decoded == list(indices),
+        "seconds": seconds,
+        "rss_growth_mb": growth / 2**20,
+        "output_mb": frames.nbytes / 2**20,
+        "frames_correct": [read_frame_index(f) for f in frames] == list(indices),
     }
 
 
-def ensure_video(cache_dir: Path, seconds: float, fps: float, gop: int) -> tuple[Path, float]:
-    """Write (once) the benchmark video; return its path and generation time (0 if cached)."""
+def ensure_video(cache_dir: Path, seconds: float, fps: float, gop: int) -> Path:
+    """Write (once) a textured 640x360 benchmark video; return its path."""
     from mmlong.data.synth_video import write_test_video
 
-    path = cache_dir / f"bench_{int(seconds)}s_640x360_{fps:g}fps_gop{gop}.mp4"
-    if path.exists():
-        return path, 0.0
-    tmp = path.with_name(path.name + ".part.mp4")
-    start = time.perf_counter()
-    write_test_video(tmp, seconds=seconds, fps=fps, size=(360, 640), gop=gop)
-    tmp.replace(path)
-    return path, time.perf_counter() - start
+    path = cache_dir / f"textured_{int(seconds)}s_640x360_{fps:g}fps_gop{gop}.mp4"
+    if not path.exists():
+        tmp = path.with_name(path.name + ".part.mp4")
+        write_test_video(tmp, seconds=seconds, fps=fps, size=(360, 640), gop=gop, preset="veryfast", texture=True)
+        tmp.replace(path)
+    return path
+
+
+def _centres(n: int, total: int) -> list[int]:
+    """Frame indices at the centres of ``n`` equal segments of ``total`` frames (mmlong's rule)."""
+    return [int((k + 0.5) * total / n) for k in range(n)]
+
+
+def run_case(path: Path, indices: list[int], fps: float, methods: list[str], repeats: int) -> dict:
+    """``repeats`` rounds of every method in turn, each in a fresh process; medians per method."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    runs: dict[str, list[dict]] = {m: [] for m in methods}
+    errors: dict[str, str] = {}
+    for _ in range(repeats):
+        for method in methods:
+            if method in errors:
+                continue
+            spec = json.dumps({"method": method, "path": str(path), "indices": indices, "fps": fps})
+            proc = subprocess.run([sys.executable, __file__, "--worker", spec], capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                errors[method] = (proc.stderr.strip().splitlines() or ["?"])[-1]
+            else:
+                runs[method].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    out = {}
+    for method in methods:
+        if method in errors:
+            out[method] = {"error": errors[method]}
+            continue
+        rows = runs[method]
+        out[method] = {
+            "median_seconds": round(statistics.median(r["seconds"] for r in rows), 3),
+            "seconds": [round(r["seconds"], 3) for r in rows],
+            "max_rss_growth_mb": round(max(r["rss_growth_mb"] for r in rows), 1),
+            "output_mb": round(rows[0]["output_mb"], 1),
+            "frames_correct": all(r["frames_correct"] for r in rows),
+        }
+    for base in ("seek_loop", "sequential"):
+        ref = out.get(base, {}).get("median_seconds")
+        for method, row in out.items():
+            if ref and "median_seconds" in row:
+                row[f"x_{base}"] = round(row["median_seconds"] / ref, 3)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, default=REPO / ".mmlong_cache" / "bench")
-    parser.add_argument("--seconds", type=float, default=3600.0)
-    parser.add_argument("--fps", type=float, default=5.0)
-    parser.add_argument("--gop", type=int, default=250, help="keyframe interval in frames (x264 default 250)")
-    parser.add_argument("--frames", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the generated videos")
+    parser.add_argument("--gops", type=int, nargs="+", default=[250], help="keyframe intervals in frames")
+    parser.add_argument("--cases", nargs="+", default=["hour_64", "ten_min_2fps"], choices=["hour_64", "ten_min_2fps"])
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    parser.add_argument("--worker", nargs=3, metavar=("METHOD", "PATH", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        method, path, n = args.worker
-        print(json.dumps(worker(method, path, int(n))))
+        spec = json.loads(args.worker)
+        print(json.dumps(worker(spec["method"], spec["path"], spec["indices"], spec["fps"])))
         return
 
-    path, gen_seconds = ensure_video(args.cache_dir, args.seconds, args.fps, args.gop)
-    methods = [m for m in args.methods if m != "decord" or importlib.util.find_spec("decord")]
-    results: dict[str, dict[str, dict]] = {m: {} for m in methods}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    for n in args.frames:
-        for method in methods:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--worker", method, str(path), str(n)],
-                capture_output=True, text=True, env=env,
-            )  # fmt: skip
-            if proc.returncode != 0:
-                tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
-                results[method][str(n)] = {"error": tail}
-            else:
-                results[method][str(n)] = json.loads(proc.stdout.strip().splitlines()[-1])
+    methods = [m for m in args.methods if m not in OPTIONAL or importlib.util.find_spec(OPTIONAL[m])]
+    cases = {}
+    for gop in args.gops:
+        if "hour_64" in args.cases:
+            path = ensure_video(args.cache_dir, 3600, args.fps, gop)
+            indices = _centres(64, int(3600 * args.fps))
+            cases[f"hour_64_gop{gop}"] = {"video": path.name, "gop_seconds": gop / args.fps, "frames": 64,
+                                          "results": run_case(path, indices, args.fps, methods, args.repeats)}
+        if "ten_min_2fps" in args.cases:
+            path = ensure_video(args.cache_dir, 600, args.fps, gop)
+            indices = [int((k + 0.5) * args.fps / 2) for k in range(1200)]
+            cases[f"ten_min_2fps_gop{gop}"] = {"video": path.name, "gop_seconds": gop / args.fps, "frames": 1200,
+                                               "results": run_case(path, indices, args.fps, methods, args.repeats)}
     print(json.dumps({
         "benchmark": "video_sampling",
-        "video": {"path": str(path), "seconds": args.seconds, "fps": args.fps, "size": [360, 640],
-                  "gop": args.gop, "mb": round(path.stat().st_size / 2**20, 1),
-                  "generation_seconds": round(gen_seconds, 1)},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.machine()},
-        "results": results,
+        "input": "textured 640x360 H.264 (x264 veryfast, crf 23), index-coded frames",
+        "repeats": args.repeats,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.machine(),
+                    "load_avg_1m": round(os.getloadavg()[0], 2)},
+        "cases": cases,
     }))  # fmt: skip
 
 

@@ -126,6 +126,28 @@ def _frame_pts(seconds: float, fps: float, vfr: bool) -> np.ndarray:
     return pts[(pts < limit) | (np.arange(n + 1) == 0)]
 
 
+def _panned_texture(height: int, width: int, speed: float = 48.0, seed: int = 0):
+    """Return ``luma(t, base)``: a (height, width) uint8 window of a smooth random texture,
+    panned ``speed`` px per second and centred on the background luma ``base``."""
+    rng = np.random.default_rng(seed)
+    span = width * 4
+    coarse = rng.normal(0.0, 1.0, (height // 4 + 2, span // 4 + 2))
+    rows = np.linspace(0, coarse.shape[0] - 1.001, height)
+    cols = np.linspace(0, coarse.shape[1] - 1.001, span)
+    r0, c0 = rows.astype(int), cols.astype(int)
+    fr, fc = (rows - r0)[:, None], (cols - c0)[None, :]
+    smooth = ((1 - fr) * ((1 - fc) * coarse[r0][:, c0] + fc * coarse[r0][:, c0 + 1])
+              + fr * ((1 - fc) * coarse[r0 + 1][:, c0] + fc * coarse[r0 + 1][:, c0 + 1]))  # fmt: skip
+    fine = rng.normal(0.0, 6.0, (height, span))
+    texture = np.concatenate([smooth * 28.0 + fine] * 2, axis=1).astype(np.float32)
+
+    def luma(t: float, base: int) -> np.ndarray:
+        x = int(t * speed) % span
+        return np.clip(texture[:, x : x + width] + base, 16, 235).astype(np.uint8)
+
+    return luma
+
+
 def _add_video_stream(container, fps: float, size: tuple[int, int], gop: int, preset: str):
     rate = Fraction(fps).limit_denominator(1001)
     stream = container.add_stream(
@@ -176,6 +198,7 @@ def write_test_video(
     color_fn: Callable[[float], tuple[int, int, int]] | None = None,
     faststart: bool = False,
     preset: str = "ultrafast",
+    texture: bool = False,
 ) -> SynthVideo:
     """Write an H.264 mp4 whose frames encode their own index.
 
@@ -194,6 +217,9 @@ def write_test_video(
         faststart: put the mp4 index (moov) at the front of the file.
         preset: x264 preset; ``ultrafast`` has no B-frames, slower ones (e.g. ``veryfast``)
             add B-frames, so decode order differs from display order.
+        texture: draw a fixed random texture over the bottom half, panned 48 px per second,
+            so frames cost what camera footage costs to encode and decode (motion, residuals)
+            instead of nearly nothing; the index blocks in the top half are untouched.
 
     Returns:
         A :class:`SynthVideo` with the real pts (seconds) of every frame written.
@@ -213,6 +239,7 @@ def write_test_video(
         raise ValueError(f"{len(pts)} frames do not fit in the {BITS}-bit frame index")
 
     blocks = _block_slices(height, width)
+    pan = _panned_texture(height - height // 2, width) if texture else None
     options = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(path), "w", format="mp4", options=options) as container:
         stream, rate = _add_video_stream(container, fps, size, gop or 250, preset)
@@ -224,6 +251,8 @@ def write_test_video(
             cy, cu, cv = _rgb_to_yuv(color_fn(t))
             y[:], uv[0], uv[1] = cy, cu, cv
             uv[:, : height // 4] = 128  # neutral chroma under the black/white blocks
+            if pan is not None:
+                y[height // 2 :] = pan(t, cy)
             for bit, (ys, xs) in enumerate(blocks):
                 y[ys, xs] = 235 if (index >> (BITS - 1 - bit)) & 1 else 16
             planes = np.concatenate([y, uv.reshape(height // 2, width)], axis=0)

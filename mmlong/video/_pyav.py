@@ -8,6 +8,11 @@ without an index (e.g. MPEG-TS) seek when the gap exceeds ``max(2 s, largest GOP
 seen)``. Only two decoded frames are held at a time (the last one at or before the
 target and the first one after it); frames are converted to RGB only when returned.
 
+Batches spanning several decode runs (:mod:`mmlong.video.decode_plan`) are split into
+contiguous groups of runs decoded in parallel, one container and one single-threaded
+decoder per worker (FFmpeg releases the GIL while decoding), so each GOP is still decoded
+at most once and memory stays at two decoded frames per worker plus the returned frames.
+
 Recovery: if a seek lands after the target (imprecise demuxers) or on missing data (a
 truncated file), the cursor seeks further back (1 s, 4 s, 16 s, ... before the target)
 and finally decodes from the start. Once the end of the decodable data is found, later
@@ -17,6 +22,8 @@ times are clamped to the last frame there.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +31,7 @@ import av
 import numpy as np
 
 from mmlong.errors import MmlongError
+from mmlong.video.decode_plan import split_runs
 from mmlong.video.source import VideoInfo, VideoSource, check_times, resize_rgb, resolve_size, unreadable
 
 __all__ = ["PyAVSource"]
@@ -36,8 +44,26 @@ _NO_INDEX_SEEK_GAP = 2.0  # seconds to skip before seeking when the format has n
 _OPEN_OPTS = {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
 
 
-def _open_stream(path: Path):
-    """Open ``path`` and return ``(container, first video stream)``, or raise MmlongError."""
+def decode_workers() -> int:
+    """Decoders run at once for one batch: the CPUs this process may use (``MMLONG_DECODE_WORKERS``
+    overrides; 1 turns parallel decoding off)."""
+    env = os.environ.get("MMLONG_DECODE_WORKERS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise MmlongError(f"MMLONG_DECODE_WORKERS must be a whole number, got {env!r}") from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _open_stream(path: Path, *, threads: int = 0):
+    """Open ``path`` and return ``(container, first video stream)``, or raise MmlongError.
+
+    ``threads=0`` lets FFmpeg pick frame and slice threads; ``threads=1`` decodes on the
+    calling thread only (used when several decoders already run in parallel)."""
     try:
         container = av.open(str(path), "r", **_OPEN_OPTS)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
@@ -47,7 +73,8 @@ def _open_stream(path: Path):
         container.close()
         raise unreadable(path, "no video stream found (is it a video file?)")
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
+    stream.thread_type = "AUTO" if threads != 1 else "SLICE"
+    stream.thread_count = threads
     return container, stream
 
 
@@ -140,8 +167,8 @@ class _Decoded:
 class _Cursor:
     """Forward decoding position in one video stream, with keyframe seeking."""
 
-    def __init__(self, path: Path, container, stream, fps: float):
-        self._path, self._fps = path, fps
+    def __init__(self, path: Path, container, stream, fps: float, *, threads: int = 0):
+        self._path, self._fps, self._threads = path, fps, threads
         self._container, self._stream = container, stream
         self._tb = float(stream.time_base) if stream.time_base else 1.0 / fps
         self._start_pts = stream.start_time or 0
@@ -162,7 +189,7 @@ class _Cursor:
     def _restart(self) -> None:
         """Reopen the file and decode from the very first frame."""
         self._container.close()
-        self._container, self._stream = _open_stream(self._path)
+        self._container, self._stream = _open_stream(self._path, threads=self._threads)
         self._reset(self._iter_frames(), at_start=True)
 
     def _seek(self, t: float) -> None:
@@ -227,7 +254,7 @@ class _Cursor:
             self._prev, self._next = self._next, None
 
     # -- seeking policy -------------------------------------------------------------
-    def _keyframe_before(self, t: float) -> float | None:
+    def keyframe_before(self, t: float) -> float | None:
         """Time of the index's keyframe at or before ``t`` (-inf if none; None if no index)."""
         entries = self._stream.index_entries
         if len(entries) == 0:
@@ -242,12 +269,18 @@ class _Cursor:
 
     def _worth_seeking(self, t: float) -> bool:
         current = self._next or self._prev
-        if self._timeless or current is None or t <= current.time + EPS:
+        if current is not None:
+            position = current.time
+        elif self._at_start:  # nothing decoded yet: decoding would start at the first frame
+            position = 0.0
+        else:
             return False
-        keyframe = self._keyframe_before(t)
+        if self._timeless or t <= position + EPS:
+            return False
+        keyframe = self.keyframe_before(t)
         if keyframe is None:
-            return t - current.time > max(_NO_INDEX_SEEK_GAP, self._gop)
-        return keyframe > current.time + EPS
+            return t - position > max(_NO_INDEX_SEEK_GAP, self._gop)
+        return keyframe > position + EPS
 
     def locate(self, t: float) -> _Decoded:
         """Return the frame displayed at ``t`` seconds (clamped to the first/last frame).
@@ -296,30 +329,70 @@ class PyAVSource(VideoSource):
             raise unreadable(path, f"bad metadata ({exc})") from exc
         super().__init__(path, info)
         self._cursor: _Cursor | None = _Cursor(path, container, stream, info.fps)
+        self._pool: list[_Cursor] = []  # parallel-run cursors, opened on first need
 
     def frames_at(self, timestamps, *, size=None) -> tuple[np.ndarray, np.ndarray]:
-        """See :meth:`VideoSource.frames_at`. Shapes: (N,) seconds -> (N, H, W, 3), (N,)."""
+        """See :meth:`VideoSource.frames_at`. Shapes: (N,) seconds -> (N, H, W, 3), (N,).
+
+        Several decode runs are read in parallel (see the module docstring)."""
         if self._cursor is None:
             raise MmlongError(f"video {str(self.path)!r} is closed; open it again with mmlong.video.open")
         times = check_times(timestamps)
         out_hw = resolve_size(size, self.height, self.width) or (self.height, self.width)
         frames = np.empty((len(times), *out_hw, 3), np.uint8)
         actual = np.empty(len(times), np.float64)
-        last, rgb = None, None
+        order = np.argsort(times, kind="stable")
+        parts = self._plan(times[order])
         try:
-            for i in np.argsort(times, kind="stable"):
-                item = self._cursor.locate(float(times[i]))
-                if item is not last:
-                    last, rgb = item, resize_rgb(item.frame.to_ndarray(format="rgb24"), out_hw)
-                frames[i], actual[i] = rgb, item.time
+            if len(parts) <= 1:
+                self._read(self._cursor, order, times, frames, actual, out_hw)
+            else:
+                cursors = self._workers(len(parts))
+                with ThreadPoolExecutor(len(parts), thread_name_prefix="mmlong-decode") as pool:
+                    jobs = [pool.submit(self._read, c, order[p], times, frames, actual, out_hw)
+                            for c, p in zip(cursors, parts)]  # fmt: skip
+                    for job in jobs:
+                        job.result()
         except MmlongError:
             raise
         except Exception as exc:  # FFmpeg/PyAV errors of any kind: one line, cause chained
             raise unreadable(self.path, f"decoding failed ({type(exc).__name__}: {exc})") from exc
         return frames, actual
 
+    def _plan(self, sorted_times: np.ndarray) -> list[slice]:
+        """Slices of the sorted targets, one per parallel worker (one slice: no parallelism)."""
+        workers = decode_workers()
+        if workers == 1 or len(sorted_times) < 2:
+            return [slice(0, len(sorted_times))]
+        sorted_times = np.minimum(sorted_times, self.duration)  # later times show the last frame
+        keyframes = [self._cursor.keyframe_before(float(t)) for t in sorted_times]
+        if keyframes[0] is None:  # no index (e.g. MPEG-TS): runs are unknown, decode in one go
+            return [slice(0, len(sorted_times))]
+        return split_runs(sorted_times, np.asarray(keyframes, dtype=np.float64), workers)
+
+    def _workers(self, n: int) -> list[_Cursor]:
+        """``n`` cursors for parallel runs, each on its own container with a single-threaded decoder
+        (kept open for later calls)."""
+        while len(self._pool) < n:
+            container, stream = _open_stream(self.path, threads=1)
+            self._pool.append(_Cursor(self.path, container, stream, self.fps, threads=1))
+        return self._pool[:n]
+
+    @staticmethod
+    def _read(cursor: _Cursor, indices: np.ndarray, times: np.ndarray, frames: np.ndarray,
+              actual: np.ndarray, out_hw: tuple[int, int]) -> None:  # fmt: skip
+        """Decode ``times[indices]`` (ascending) with ``cursor`` into ``frames`` / ``actual``."""
+        last, rgb = None, None
+        for i in indices:
+            item = cursor.locate(float(times[i]))
+            if item is not last:
+                last, rgb = item, resize_rgb(item.frame.to_ndarray(format="rgb24"), out_hw)
+            frames[i], actual[i] = rgb, item.time
+
     def close(self) -> None:
         """Close the underlying container (idempotent)."""
         cursor, self._cursor = getattr(self, "_cursor", None), None
-        if cursor is not None:
-            cursor.close()
+        pool, self._pool = getattr(self, "_pool", []), []
+        for c in [cursor, *pool]:
+            if c is not None:
+                c.close()

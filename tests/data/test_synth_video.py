@@ -73,3 +73,13 @@ def test_one_hour_low_res_is_fast(tmp_path):
 def test_rejects_bad_sizes(tmp_path):
     with pytest.raises(ValueError, match="even"):
         write_test_video(tmp_path / "x.mp4", seconds=1, size=(47, 64))
+
+
+def test_textured_frames_keep_their_index_and_move(tmp_path):
+    video = write_test_video(tmp_path / "tex.mp4", seconds=2, fps=10, size=(64, 96), texture=True)
+    with av.open(str(video.path)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert [read_frame_index(f) for f in frames] == list(range(20))
+    bottom = np.stack(frames)[:, 32:].astype(np.float32)
+    assert bottom[0].std() > 8  # a texture, not a flat colour
+    assert np.abs(bottom[10] - bottom[11]).mean() > 2  # and it pans from frame to frame
