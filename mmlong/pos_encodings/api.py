@@ -13,7 +13,8 @@ from mmlong.models.layout import BatchLayout, parse_batch
 from mmlong.pos_encodings.context import PosContext
 from mmlong.pos_encodings.frequencies import balanced_sections, base_inv_freq, extend, slot_axes
 from mmlong.pos_encodings.options import PosOptions
-from mmlong.pos_encodings.registry import SCHEMES, get_scheme, resolve_slots, rule_fn
+from mmlong.pos_encodings.registry import SCHEMES, get_scheme, resolve_rule, resolve_slots, rule_fn
+from mmlong.pos_encodings.stretch import stretch_positions
 
 PAD_POSITION = 1.0  # Qwen's original code gives padding tokens position 1
 
@@ -61,15 +62,20 @@ def position_ids(
         second_per_grid_ts: (n_videos,) seconds per temporal patch (Qwen2.5-VL processors).
         video_timestamps: per video, the times (s) of its sampled frames; exact for VFR clips.
         attention_mask: (B, L) 1 for tokens, 0 for padding.
-        **opts: :class:`PosOptions` fields (gamma, delta, scaling, factor, ...).
+        **opts: :class:`PosOptions` fields (gamma, delta, scaling, factor, ...), including the
+            knowledge-preserved stretch: ``stretch={"keep": K, "ratio": r, "temporal_only": False}``
+            (or flat ``stretch_keep=K, stretch_ratio=r``; see :mod:`mmlong.pos_encodings.stretch`).
 
     Returns:
-        position_ids: (3, B, L) float32; padding gets 1.
-        rope_deltas: (B, 1) float32, ``next_pos - n_tokens`` per sample, so the token at cache
-            index c (counting real tokens) decodes at ``c + delta`` on all axes.
+        position_ids: (3, B, L) float32, stretched when a stretch is set; padding gets 1.
+        rope_deltas: (B, 1) float32, ``next_pos - n_tokens`` per sample of the *unstretched*
+            ids, so the token at cache index c (counting real tokens) decodes at ``c + delta`` on
+            all axes, or, with a default-mode stretch, at ``f(c + delta)`` (``stretch_values``).
 
     Example:
         >>> pos, delta = position_ids("native", ids, config=model.config, video_grid_thw=g)
+        >>> pos, delta = position_ids("native", ids, config=model.config, video_grid_thw=g,
+        ...                           stretch={"keep": 64, "ratio": 4})
     """
     sch = get_scheme(scheme)
     ctx = _ctx(config)
@@ -77,12 +83,12 @@ def position_ids(
     batch = batch_layout(input_ids, ctx, image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
                          second_per_grid_ts=second_per_grid_ts, video_timestamps=video_timestamps,
                          attention_mask=attention_mask)
-    fn = rule_fn(sch, ctx)
+    fn, rule = rule_fn(sch, ctx), resolve_rule(sch, ctx)
     out = torch.full((3, len(batch.rows), batch.width), PAD_POSITION, dtype=torch.float32)
     deltas = torch.zeros(len(batch.rows), 1, dtype=torch.float32)
     for bi, layout in enumerate(batch.rows):
         pos, nxt = fn(layout, ctx, o)
-        out[:, bi, layout.tokens.pos] = pos
+        out[:, bi, layout.tokens.pos] = stretch_positions(pos, layout, o.stretch, rule=rule)
         deltas[bi, 0] = nxt - layout.length
     return out, deltas
 

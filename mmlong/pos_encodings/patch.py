@@ -11,6 +11,13 @@ Two instance-level overrides, no modeling file copied:
   rotated by ``pos[axis[i], n] * inv_freq[i]``; cos and sin are multiplied by the scheme's
   attention scaling.
 
+A default-mode stretch (``stretch={"keep": K, "ratio": r}``) is a function of the id value
+alone, and its slope changes at K, so no rope delta reproduces it: ``get_rope_index`` then
+returns the unstretched ids (transformers continues those exactly, by rope delta or by +1 in
+``generate``) and the rotary module stretches every id it receives, at prefill and at each
+decode step, from that token's unstretched id. A temporal-only stretch never moves text, so
+``get_rope_index`` returns its stretched ids and decoding continues them by +1 as usual.
+
 Per-call data that is not a model input (per-frame ``video_timestamps``) is handed over with
 :func:`video_timestamps`::
 
@@ -21,6 +28,7 @@ Per-call data that is not a model input (per-frame ``video_timestamps``) is hand
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -32,6 +40,7 @@ from mmlong.pos_encodings.api import frequencies, position_ids
 from mmlong.pos_encodings.context import PosContext
 from mmlong.pos_encodings.options import PosOptions
 from mmlong.pos_encodings.registry import get_scheme, resolve_rule
+from mmlong.pos_encodings.stretch import elementwise, stretch_values
 
 _ATTR = "_mmlong_pos"
 
@@ -64,10 +73,13 @@ def _patched_get_rope_index(self, input_ids, mm_token_type_ids=None, image_grid_
         second_per_grid_ts = torch.ones(len(video_grid_thw))
     if attention_mask is not None and attention_mask.ndim != 2:
         attention_mask = None
+    opts = st.options
+    if elementwise(opts.stretch):  # stretched in the rotary module, decode steps included
+        opts = dataclasses.replace(opts, stretch=None)
     pos, deltas = position_ids(
         st.scheme, input_ids, config=st.ctx, image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
         second_per_grid_ts=second_per_grid_ts, video_timestamps=st.extra.get("video_timestamps"),
-        attention_mask=attention_mask, options=st.options,
+        attention_mask=attention_mask, options=opts,
     )
     return pos.to(input_ids.device), deltas.to(input_ids.device)
 
@@ -78,6 +90,9 @@ def _patched_rotary_forward(self, x, position_ids):
     if position_ids.ndim == 2:
         position_ids = position_ids[None].expand(3, -1, -1)
     pos = position_ids.expand(3, -1, -1).to(device=x.device, dtype=torch.float32)  # (3, B, L)
+    s = st.options.stretch
+    if elementwise(s):  # every token's id from its unstretched id, prefill and decode alike
+        pos = stretch_values(pos, s.keep, s.ratio)
     axis = self._mmlong_axis.to(x.device)
     inv = self._mmlong_inv_freq.to(device=x.device, dtype=torch.float32)
     freqs = pos[axis] * inv[:, None, None]  # (D/2, B, L): slot i reads its axis
@@ -95,7 +110,8 @@ def apply(model, pos: str = "native", **opts):
         model: a loaded ``Qwen2VL``/``Qwen2_5_VL``/``Qwen3VL(Moe)`` ``ForConditionalGeneration``
             (or its ``*Model``).
         pos: scheme name (see ``mmlong.pos_encodings.schemes()``).
-        **opts: :class:`~mmlong.pos_encodings.options.PosOptions` fields, e.g. ``gamma=0.75``.
+        **opts: :class:`~mmlong.pos_encodings.options.PosOptions` fields, e.g. ``gamma=0.75``,
+            or the stretch ``stretch={"keep": 64, "ratio": 4}`` / ``stretch_keep=64, stretch_ratio=4``.
 
     Raises:
         MmlongError: unsupported model family, unknown scheme or option, bad option value.
@@ -148,8 +164,6 @@ def draw_seed(model, seed: int):
     Training passes a new seed every step, so each video gets a fresh gamma; outside the
     context the patch's own ``seed`` option is used (one fixed draw per item).
     """
-    import dataclasses
-
     st = current(model)
     if st is None:
         raise MmlongError("model is not patched; call mmlong.apply(model, pos=...) first")
