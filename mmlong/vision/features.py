@@ -1,0 +1,72 @@
+"""Text and image features of an open_clip or transformers CLIP through one call each.
+
+open_clip's ``encode_text`` adds the whole positional table, so its token ids must be exactly
+``context_length`` long; :func:`pad_ids` pads (id 0, as CLIP's tokenizer) or refuses longer
+input. transformers takes any length up to ``max_position_embeddings``. Both pool at the EOT
+token (the largest id for OpenAI-layout models), so padding after it never changes a feature.
+"""
+
+from __future__ import annotations
+
+from mmlong.errors import MmlongError
+
+__all__ = ["is_hf", "context_length", "pad_ids", "text_features", "image_features", "logit_scale"]
+
+
+def is_hf(model) -> bool:
+    """True for a transformers CLIP model (a ``PreTrainedModel``)."""
+    return hasattr(model, "config") and hasattr(model, "save_pretrained")
+
+
+def context_length(model) -> int:
+    """Text positions the model reads (77 for CLIP, 248 after :func:`~mmlong.vision.longclip`)."""
+    if is_hf(model):
+        from mmlong.vision.stretch import hf_text_module
+
+        return int(hf_text_module(model).embeddings.position_embedding.weight.shape[0])
+    return int(model.context_length)
+
+
+def pad_ids(model, ids):
+    """``(B, T)`` token ids -> ``(B, context_length)`` (zero-padded); longer than the context fails."""
+    import torch
+
+    n = context_length(model)
+    if ids.shape[1] > n:
+        raise MmlongError(f"text of {ids.shape[1]} tokens exceeds the model's {n} positions; truncate it or "
+                          "stretch the model with mmlong.vision.longclip")
+    if ids.shape[1] == n:
+        return ids
+    return torch.cat([ids, ids.new_zeros(ids.shape[0], n - ids.shape[1])], 1)
+
+
+def _pooled(out):
+    return out.pooler_output if hasattr(out, "pooler_output") else out
+
+
+def text_features(model, ids, *, normalize: bool = False):
+    """``(B, T)`` token ids -> ``(B, E)`` text embeddings (L2-normalised with ``normalize``)."""
+    import torch.nn.functional as F
+
+    if is_hf(model):
+        if hasattr(model, "get_text_features"):
+            x = _pooled(model.get_text_features(input_ids=ids))
+        else:  # CLIPTextModelWithProjection / CLIPTextModel
+            out = model(input_ids=ids)
+            x = out.text_embeds if hasattr(out, "text_embeds") else out.pooler_output
+    else:
+        x = model.encode_text(pad_ids(model, ids))
+    return F.normalize(x, dim=-1) if normalize else x
+
+
+def image_features(model, pixels, *, normalize: bool = False):
+    """``(B, 3, H, W)`` normalised pixels -> ``(B, E)`` image embeddings."""
+    import torch.nn.functional as F
+
+    x = _pooled(model.get_image_features(pixel_values=pixels)) if is_hf(model) else model.encode_image(pixels)
+    return F.normalize(x, dim=-1) if normalize else x
+
+
+def logit_scale(model):
+    """The model's trainable log temperature (a scalar parameter)."""
+    return model.logit_scale
