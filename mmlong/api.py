@@ -135,13 +135,13 @@ def resolve(model: str = "default", *, route: str | None = None, pos: str | None
         raise MmlongError("reasoner= and cache_dir= apply to the language route; use --route silvr")
     from mmlong.models.hub import family_for, trained_scheme
     from mmlong.pipeline.direct import PipelineConfig
-    from mmlong.pos_encodings.options import PosOptions
+    from mmlong.pos_encodings.options import PosOptions, merge_options
     from mmlong.pos_encodings.registry import get_scheme
     from mmlong.tokens.reduce import reducer_from
 
     if pos is None:  # the scheme the checkpoint was trained with (mmlong.json), else native
         pos, recorded = trained_scheme(model)
-        pos_opts = {**recorded, **pos_opts}
+        pos_opts = merge_options(recorded, pos_opts)
     get_scheme(pos)
     PosOptions.from_kwargs(**pos_opts)  # unknown or bad scheme options fail here, before any weight loads
     if prefill is None and (patterns is not None or prefill_opts):

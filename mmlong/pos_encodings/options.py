@@ -87,6 +87,19 @@ def _pop_stretch(opts: dict):
     return flat
 
 
+def merge_options(base: dict, override: dict) -> dict:
+    """``{**base, **override}`` for scheme option dicts, the stretch taken whole from ``override``
+    when it sets one (in either spelling), so flat recorded options and a nested given one never clash.
+
+    Example: ``merge_options({"stretch_keep": 8, "stretch_ratio": 2}, {"stretch": {"keep": 4, "ratio": 4}})``
+    is ``{"stretch": {"keep": 4, "ratio": 4}}``.
+    """
+    base, override = dict(base or {}), dict(override or {})
+    if "stretch" in override or any(k.startswith("stretch_") for k in override):
+        base = {k: v for k, v in base.items() if k != "stretch" and not k.startswith("stretch_")}
+    return {**base, **override}
+
+
 @dataclass(frozen=True)
 class PosOptions:
     """Options shared by all schemes; each scheme reads the ones it needs."""

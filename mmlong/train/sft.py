@@ -121,11 +121,12 @@ def sft(model: str, data: str | Path, settings: TrainSettings, *, pos: str | Non
     from accelerate import Accelerator
 
     from mmlong.models.hub import load_model, trained_scheme
+    from mmlong.pos_encodings.options import merge_options
 
     acc = Accelerator(mixed_precision=settings.mixed_precision)
     if pos is None:
         pos, recorded = trained_scheme(model)
-        pos_options = {**recorded, **(pos_options or {})}
+        pos_options = merge_options(recorded, pos_options)
     loaded = load_model(model, device=str(acc.device))
     return fit(loaded, data, settings, model_name=model, pos=pos, pos_options=pos_options, frames=frames,
                accelerator=acc, echo=echo)

@@ -187,3 +187,20 @@ def test_flat_cli_options_equal_nested(capsys):
     assert main(["ask", "x.mp4", "q", "--model", "tiny:qwen2_5_vl", "--opt", "stretch_keep=1",
                  "--opt", "stretch_ratio=0", "--dry-run"]) == 2
     assert "stretch ratio must be > 0" in capsys.readouterr().err
+
+
+def test_train_sft_takes_the_stretch_and_records_it(tmp_path, capsys):
+    from mmlong.cli import main
+    from mmlong.data.vniah import write_dataset
+    from mmlong.pos_encodings import patch
+
+    data = write_dataset(tmp_path / "data", 4, length=2, seed=1)
+    base = ["train", "sft", "--model", "tiny:qwen2_5_vl", "--data", str(data), "--steps", "1", "--batch-size", "2",
+            "--fps", "1"]
+    assert main([*base, "--out", str(tmp_path / "bad"), "--opt", "stretch_keep=4", "--opt", "stretch_ratio=0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "stretch ratio must be > 0" in err and len(err.splitlines()) == 1
+    assert main([*base, "--out", str(tmp_path / "run"), "--opt", "stretch_keep=4", "--opt", "stretch_ratio=2",
+                 "--opt", "stretch_temporal_only=true"]) == 0
+    pipe = mmlong.load(str(tmp_path / "run" / "model"))  # runs under the stretch it was trained with
+    assert patch.current(pipe.model).options.stretch == Stretch(4, 2, True)
