@@ -13,6 +13,18 @@ version of the HoPE / VideoRoPE length comparisons::
 ``--models DIR`` takes ``DIR/<scheme>/model`` folders (``mmlong train tiny-vlm --out DIR/<scheme>``).
 Results are appended per doc under ``--output-path`` (default ``.mmlong_cache/bench/length``), so
 an interrupted run resumes.
+
+``--stretch-grid`` adds the knowledge-preserved stretch (``stretch={"keep": K, "ratio": r}``)
+at each multiple: no stretch, and K at L/4, L/2, L frames (converted to ids, see
+``benchmarks/stretch_grid.py``) x r in {2, 4, 8}; ``--finetune SCHEME`` also fine-tunes that
+model for ``--finetune-steps`` steps at ``--finetune-length`` x L under ``--finetune-keep`` /
+``--finetune-ratio`` (and, as a control, without a stretch) and evaluates the results::
+
+    python benchmarks/length_generalization.py --schemes native --multiples 2 4 8 --samples 6 \
+        --stretch-grid --finetune native --finetune-keep 1 --finetune-ratio 2
+
+The JSON line then also holds ``stretch`` (scheme -> setting -> kind -> multiple), ``keep_ids``
+(the K of each fraction) and ``finetuned``.
 """
 
 from __future__ import annotations
@@ -49,16 +61,32 @@ def main() -> None:
     ap.add_argument("--output-path", default=".mmlong_cache/bench/length")
     ap.add_argument("--data-dir", default=".mmlong_cache/eval/vniah_synth")
     ap.add_argument("--png", default=None, help="write the chart here")
+    ap.add_argument("--batch-size", type=int, default=1, help="docs per generate call (left-padded)")
+    ap.add_argument("--stretch-grid", action="store_true", help="also evaluate the K x r stretch grid")
+    ap.add_argument("--stretch-mode", choices=["default", "temporal_only"], default="default")
+    ap.add_argument("--keeps", type=float, nargs="+", default=[0.25, 0.5, 1.0], help="K as fractions of L")
+    ap.add_argument("--ratios", type=float, nargs="+", default=[2, 4, 8], help="stretch ratios r")
+    ap.add_argument("--grid-schemes", nargs="+", default=None,
+                    help="schemes that get the full --keeps x --ratios grid (default: all); the others get --subset")
+    ap.add_argument("--subset", nargs="+", default=["1:2"], metavar="FRACTION:RATIO",
+                    help="the (K fraction, r) settings of the schemes outside --grid-schemes")
+    ap.add_argument("--finetune", default=None, metavar="SCHEME", help="fine-tune this scheme's model stretched")
+    ap.add_argument("--finetune-keep", type=float, default=1.0, help="K of the fine-tune, a fraction of L")
+    ap.add_argument("--finetune-ratio", type=float, default=2.0)
+    ap.add_argument("--finetune-length", type=int, default=2, help="fine-tune on videos of this multiple of L")
+    ap.add_argument("--finetune-steps", type=int, default=40)
+    ap.add_argument("--finetune-videos", type=int, default=480)
     args = ap.parse_args()
 
     lengths = tuple(args.length * m for m in args.multiples)
-    table, t0 = {}, time.perf_counter()
-    for scheme in args.schemes:
-        model = str(Path(args.models) / scheme / "model") if args.models else f"tiny-vniah:{scheme}"
-        run = f"len_{scheme}_L{args.length}_x{'-'.join(map(str, args.multiples))}_s{args.samples}"
+    t0 = time.perf_counter()
+
+    def measure(model: str, run: str, pos_options: dict | None = None) -> dict:
+        """kind -> "<m>x" -> {acc, ci95, n} of ``model`` (with ``pos_options``) at ``lengths``."""
         folder = Path(args.output_path) / model_dir_name(model)
         cfg = EvalConfig(model=model, tasks=("vniah_synth",), output_path=args.output_path, run_id=run,
-                         resume=(folder / f"{run}_results.json").exists(),
+                         resume=(folder / f"{run}_results.json").exists(), pos_options=dict(pos_options or {}),
+                         batch_size=args.batch_size,
                          task_options={"vniah_synth": {"lengths": lengths, "samples_per_cell": args.samples,
                                                        "data_dir": args.data_dir}})
         evaluate(cfg, echo=False)
@@ -69,12 +97,55 @@ def main() -> None:
             cell = cells.setdefault(ref["kind"], {}).setdefault(str(ref["length"] // args.length), [0, 0])
             cell[0] += int(s["acc"])
             cell[1] += 1
-        table[scheme] = {kind: {f"{m}x": {"acc": round(r / n, 4), "ci95": [round(x, 4) for x in wilson(r, n)], "n": n}
-                                for m, (r, n) in sorted(row.items(), key=lambda kv: int(kv[0]))}
-                         for kind, row in cells.items()}
+        return {kind: {f"{m}x": {"acc": round(r / n, 4), "ci95": [round(x, 4) for x in wilson(r, n)], "n": n}
+                       for m, (r, n) in sorted(row.items(), key=lambda kv: int(kv[0]))}
+                for kind, row in cells.items()}
+
+    def model_of(scheme: str) -> str:
+        return str(Path(args.models) / scheme / "model") if args.models else f"tiny-vniah:{scheme}"
+
+    tag = f"L{args.length}_x{'-'.join(map(str, args.multiples))}_s{args.samples}"
+    table, stretch, keeps = {}, {}, {}
+    for scheme in args.schemes:
+        table[scheme] = measure(model_of(scheme), f"len_{scheme}_{tag}")
+        if not args.stretch_grid:
+            continue
+        from stretch_grid import keep_ids, label
+
+        temporal = args.stretch_mode == "temporal_only"
+        stretch[scheme] = {}
+        full = args.grid_schemes is None or scheme in args.grid_schemes
+        pairs = [(f, r) for f in args.keeps for r in args.ratios] if full else [
+            (float(a), float(b)) for a, b in (p.split(":") for p in args.subset)]
+        keeps[scheme] = keep_ids(model_of(scheme), scheme, args.length, sorted({f for f, _ in pairs}),
+                                 temporal_only=temporal, work=Path(args.output_path))
+        for frac, r in pairs:
+            st = {"keep": keeps[scheme][frac], "ratio": r, "temporal_only": temporal}
+            name = label(frac, r, temporal)
+            stretch[scheme][name] = measure(model_of(scheme), f"len_{scheme}_{tag}_{name}", {"stretch": st})
+    finetuned = {}
+    if args.finetune:
+        from stretch_grid import finetune, keep_ids, label
+
+        scheme, temporal = args.finetune, args.stretch_mode == "temporal_only"
+        k = keep_ids(model_of(scheme), scheme, args.length, [args.finetune_keep], temporal_only=temporal,
+                     work=Path(args.output_path))[args.finetune_keep]
+        st = {"keep": k, "ratio": args.finetune_ratio, "temporal_only": temporal}
+        name = label(args.finetune_keep, args.finetune_ratio, temporal)
+        for what, setting in ((name, st), ("no_stretch", None)):
+            out = Path(args.output_path) / "finetune" / f"{scheme}_{what}_x{args.finetune_length}_{args.finetune_steps}steps"
+            info = finetune(scheme, out, length=args.length * args.finetune_length, stretch=setting,
+                            steps=args.finetune_steps, videos=args.finetune_videos)
+            run = f"len_ft_{scheme}_{what}_x{args.finetune_length}_{args.finetune_steps}_{tag}"
+            finetuned[f"{scheme}_{what}"] = {"stretch": setting, "train_length_frames": args.length * args.finetune_length,
+                                             **info, "accuracy": measure(info["model"], run)}
     row = {"benchmark": "length_generalization", "trained_length_frames": args.length,
            "lengths_frames": list(lengths), "docs_per_cell": args.samples * 5, "chance": CHANCE,
            "accuracy": table, "seconds": round(time.perf_counter() - t0, 1)}
+    if args.stretch_grid:
+        row.update(stretch_mode=args.stretch_mode, keep_ids=keeps, stretch=stretch)
+    if args.finetune:
+        row["finetuned"] = finetuned
     print(json.dumps(row))
     if args.png:
         _chart(row, KINDS, args.png)
