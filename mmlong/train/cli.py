@@ -6,6 +6,7 @@
     mmlong train sft --model Qwen/Qwen2.5-VL-3B-Instruct --pos videorope --data train.jsonl --out runs/v \\
         --full --gradient-checkpointing --fps 1 --max-frames 64
     mmlong train tiny-vlm --pos hope --out runs/tiny-hope
+    mmlong train longclip --model longclip-B.pt --images imgs/ --captions caps.jsonl --out runs/lc
     accelerate launch --num_processes 2 --cpu -m mmlong.cli train sft ...      # several processes
 
 A run folder holds ``train_settings.json``, ``data_report.json`` (rows used / skipped per
@@ -77,6 +78,20 @@ def _cmd_tiny_vlm(args) -> int:
     return 0
 
 
+def _cmd_longclip(args) -> int:
+    from mmlong.vision.train import settings, train_longclip
+
+    _check_resume(args)
+    fields = {k: v for k, v in _settings(args).items() if k not in ("lora", "max_tokens")}
+    s = settings(args.out, **fields)
+    r = train_longclip(args.model, args.images, args.captions, s, keep=args.keep, ratio=args.ratio,
+                       length=args.length, components=args.components, short_weight=args.short_weight)
+    if "exported" in r:
+        print(json.dumps({"out": args.out, "model": r["exported"], "step": r["step"], "loss": r["loss"],
+                          "resumed_from": r["resumed_from"], "data": r["data"]}))
+    return 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     a = p.add_argument
     a("--out", required=True, help="run folder (an unfinished run in it resumes)")
@@ -100,10 +115,10 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def add_parser(subparsers) -> None:
-    """Register ``mmlong train sft`` and ``mmlong train tiny-vlm``."""
+    """Register ``mmlong train sft``, ``mmlong train tiny-vlm`` and ``mmlong train longclip``."""
     from mmlong.video.settings import add_frame_arguments
 
-    p = subparsers.add_parser("train", help="fine-tuning recipes (accelerate): sft, tiny-vlm")
+    p = subparsers.add_parser("train", help="fine-tuning recipes (accelerate): sft, tiny-vlm, longclip")
     sub = p.add_subparsers(dest="train_cmd", required=True)
 
     s = sub.add_parser("sft", help="supervised fine-tuning on video / image / text conversations (sharegpt JSONL)")
@@ -132,3 +147,19 @@ def add_parser(subparsers) -> None:
                    help="training length L in seconds (frames at 1 fps); the curriculum starts at L/8")
     _common(t)
     t.set_defaults(fn=_cmd_tiny_vlm)
+
+    c = sub.add_parser("longclip", help="Long-CLIP fine-tuning of a CLIP (248 text positions, PCM loss)")
+    c.add_argument("--model", required=True,
+                   help="released-format .pt checkpoint, transformers CLIP folder, or tiny (random tiny CLIP)")
+    c.add_argument("--images", required=True, help="folder of the captioned images")
+    c.add_argument("--captions", required=True,
+                   help='JSONL of {"image": FILE, "long": TEXT, "short": TEXT (default: the first sentence)}')
+    c.add_argument("--keep", type=int, default=20, help="leading text positions copied and frozen (default 20)")
+    c.add_argument("--ratio", type=float, default=4, help="stretch of the other positions (default 4: 77 -> 248)")
+    c.add_argument("--length", type=int, default=None, help="text positions after stretching (default 248)")
+    c.add_argument("--components", type=int, default=None,
+                   help="principal components of the coarse image feature (default 32)")
+    c.add_argument("--short-weight", type=float, default=1.0, dest="short_weight",
+                   help="weight of the short-caption loss (default 1)")
+    _common(c)
+    c.set_defaults(fn=_cmd_longclip)

@@ -17,6 +17,11 @@ checkpoint are dropped, so the loss curve of a killed and resumed run is one cur
 
 Per-call position inputs (per-frame video times, a per-step seed for HoPE's gamma draws) reach
 a model patched by :func:`mmlong.apply` the same way ``Pipeline.ask`` hands them over.
+
+What a step minimises is the run's ``objective`` (:class:`TokenLoss`, answer-token cross-entropy,
+by default): it collates examples into a micro-batch, counts the batch's loss units (tokens,
+or examples for a contrastive loss) and returns the micro-batch's loss summed over them, so any
+recipe (e.g. ``mmlong train longclip``'s PCM loss) shares the checkpoints, resume and logging.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from mmlong.errors import MmlongError
 from mmlong.train.sampler import epoch_batches, position
 from mmlong.train.settings import TrainSettings
 
-__all__ = ["run", "latest_checkpoint", "read_log"]
+__all__ = ["run", "latest_checkpoint", "read_log", "TokenLoss"]
 
 
 def latest_checkpoint(out: str | Path) -> Path | None:
@@ -74,10 +79,8 @@ def _inputs_context(model, batch: dict, seed: int):
     return stack
 
 
-def _micro_batches(data, s: TrainSettings, acc, start: int):
+def _micro_batches(data, s: TrainSettings, acc, start: int, objective):
     """Micro-batches from the run's ``start``-th on: this process's slice of each global batch."""
-    from mmlong.train.data import collate
-
     world, rank = acc.num_processes, acc.process_index
     if s.batch_size % world:
         raise MmlongError(f"batch_size {s.batch_size} is not divisible by the {world} processes; pass a multiple")
@@ -92,7 +95,7 @@ def _micro_batches(data, s: TrainSettings, acc, start: int):
         batches = epoch_batches(data.lengths, s.batch_size, seed=s.seed, epoch=epoch, group_by_length=s.group_by_length)
         for b in batches[k:]:
             share = b[rank * (len(b) // world):(rank + 1) * (len(b) // world)]
-            yield collate([data[j] for j in share], data.pipe.tokenizer.pad_token_id)
+            yield objective.collate(data, [data[j] for j in share])
         i = (epoch + 1) * per_epoch
 
 
@@ -113,6 +116,21 @@ def _loss_sum(model, batch: dict, seed: int):
     return loss, int((shift != -100).sum())
 
 
+class TokenLoss:
+    """The default objective: cross-entropy summed over the answer tokens (labels != -100)."""
+
+    def collate(self, data, examples: list):
+        from mmlong.train.data import collate
+
+        return collate(examples, data.pipe.tokenizer.pad_token_id)
+
+    def count(self, batch: dict) -> int:
+        return int((batch["labels"][:, 1:] != -100).sum())
+
+    def loss(self, model, batch: dict, seed: int):
+        return _loss_sum(model, batch, seed)
+
+
 def _check_resume(out: Path, s: TrainSettings) -> None:
     saved = out / "train_settings.json"
     if saved.exists():
@@ -125,7 +143,8 @@ def _check_resume(out: Path, s: TrainSettings) -> None:
     saved.write_text(json.dumps(s.as_dict(), indent=2))
 
 
-def run(model, data, settings: TrainSettings, *, params=None, accelerator=None, echo: bool = True) -> dict:
+def run(model, data, settings: TrainSettings, *, params=None, accelerator=None, echo: bool = True,
+        objective=None) -> dict:
     """Train ``model`` on ``data`` (a :class:`~mmlong.train.data.ConversationData`) for ``settings.steps`` steps.
 
     Args:
@@ -135,6 +154,8 @@ def run(model, data, settings: TrainSettings, *, params=None, accelerator=None, 
         params: the parameters to optimize (default: those with ``requires_grad``).
         accelerator: an ``accelerate.Accelerator`` (default: a new one).
         echo: print progress lines (main process only).
+        objective: ``collate(data, examples)``, ``count(batch)``, ``loss(model, batch, seed) -> (sum, count)``
+            (default :class:`TokenLoss`).
 
     Returns:
         ``{"step", "loss", "resumed_from", "skipped", "seconds"}`` of this call.
@@ -144,6 +165,7 @@ def run(model, data, settings: TrainSettings, *, params=None, accelerator=None, 
     from accelerate.utils import set_seed
 
     s = settings
+    objective = objective or TokenLoss()
     out = Path(s.output_dir)
     acc = accelerator or Accelerator(mixed_precision=s.mixed_precision)
     if acc.is_main_process:
@@ -166,20 +188,20 @@ def run(model, data, settings: TrainSettings, *, params=None, accelerator=None, 
             kept = [r for r in read_log(out) if r["step"] <= step]
             (out / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
     model.train()
-    batches = _micro_batches(data, s, acc, step * s.grad_accum)
+    batches = _micro_batches(data, s, acc, step * s.grad_accum, objective)
     t0, last, skipped = time.perf_counter(), None, 0
     while step < s.steps:
         group = [next(batches) for _ in range(s.grad_accum)]
-        local = sum(int((b["labels"][:, 1:] != -100).sum()) for b in group if b is not None)
+        local = sum(objective.count(b) for b in group if b is not None)
         total = int(acc.reduce(torch.tensor(local, device=acc.device), reduction="sum").item())
-        skipped += sum(b["dropped"] if b is not None else s.batch_size // acc.num_processes for b in group)
+        skipped += sum(b.get("dropped", 0) if b is not None else s.batch_size // acc.num_processes for b in group)
         loss_total = torch.zeros((), device=acc.device)
         for k, b in enumerate(group):
             if b is None or total == 0:
                 continue
             sync = contextlib.nullcontext() if k == len(group) - 1 else acc.no_sync(model)
             with sync:
-                loss, _ = _loss_sum(model, b, seed=s.seed * 1_000_003 + step)
+                loss, _ = objective.loss(model, b, seed=s.seed * 1_000_003 + step)
                 acc.backward(loss * acc.num_processes / total)  # DDP averages: this makes the global token mean
             loss_total += loss.detach()
         if s.max_grad_norm:

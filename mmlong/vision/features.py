@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from mmlong.errors import MmlongError
 
-__all__ = ["is_hf", "context_length", "pad_ids", "text_features", "image_features", "logit_scale"]
+__all__ = ["is_hf", "context_length", "pad_ids", "text_features", "image_features", "logit_scale", "image_size",
+           "preprocess", "tokenizer_for", "OPENAI_MEAN", "OPENAI_STD"]
 
 
 def is_hf(model) -> bool:
@@ -70,3 +71,48 @@ def image_features(model, pixels, *, normalize: bool = False):
 def logit_scale(model):
     """The model's trainable log temperature (a scalar parameter)."""
     return model.logit_scale
+
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def image_size(model) -> int:
+    """The square input side of the model's vision tower (224 for ViT-B/16)."""
+    if is_hf(model):
+        cfg = getattr(model.config, "vision_config", model.config)
+        return int(cfg.image_size)
+    size = model.visual.image_size
+    return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+
+def preprocess(images, size: int):
+    """PIL images or ``(H, W, 3)`` uint8 arrays -> ``(B, 3, size, size)`` float32, as CLIP's transform:
+    bicubic resize of the short side to ``size``, centre crop, OpenAI mean / std."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    out = []
+    for im in images:
+        im = Image.fromarray(np.asarray(im, dtype=np.uint8)) if not isinstance(im, Image.Image) else im
+        im = im.convert("RGB")
+        w, h = im.size
+        scale = size / min(w, h)
+        im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
+        w, h = im.size
+        left, top = (w - size) // 2, (h - size) // 2
+        a = np.asarray(im.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
+        out.append((a - np.array(OPENAI_MEAN, np.float32)) / np.array(OPENAI_STD, np.float32))
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
+
+
+def tokenizer_for(model):
+    """CLIP's BPE tokenizer (open_clip's ``SimpleTokenizer``, the OpenAI vocabulary: EOT 49407, pad 0)
+    at the model's context length; longer text is truncated with EOT as its last token."""
+    from mmlong.errors import require
+
+    require("open_clip", "clip")
+    from open_clip.tokenizer import SimpleTokenizer
+
+    return SimpleTokenizer(context_length=context_length(model))

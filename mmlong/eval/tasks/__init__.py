@@ -20,6 +20,7 @@ TASKS: dict[str, str] = {
     "videowebarena_qa": "mmlong.eval.tasks.videowebarena:VideoWebArenaQA",
     "videowebarena_agent": "mmlong.eval.tasks.videowebarena:VideoWebArenaAgent",
     "vniah_synth": "mmlong.eval.tasks.vniah_synth:VNiahSynth",
+    "longclip_retrieval": "mmlong.eval.tasks.longclip_retrieval:LongClipRetrieval",
 }
 
 
