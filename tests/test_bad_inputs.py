@@ -237,6 +237,21 @@ ROWS += [
     Row("train-bad-scheme", "train tiny-vlm --pos nope --out {tmp}/r6", 2, "unknown position scheme"),
     Row("train-bad-model", f"train sft --model tiny:nosuch --data {{train_jsonl}} --out {{tmp}}/r7", 2,
         "unsupported model family"),
+    # train longclip (its good call: tests/vision/test_train.py)
+    Row("longclip-missing-captions", "train longclip --model tiny --images {directory} --captions {tmp}/nope.jsonl "
+        "--out {tmp}/lc1", 2, "no captions file"),
+    Row("longclip-captions-not-json", "train longclip --model tiny --images {directory} --captions {text_file} "
+        "--out {tmp}/lc2", 2, "is not JSON"),
+    Row("longclip-missing-images", "train longclip --model tiny --images {tmp}/nope --captions {text_file} "
+        "--out {tmp}/lc3", 2, "no image folder"),
+    Row("longclip-model-not-checkpoint", "train longclip --model {text_file} --images {directory} --captions "
+        "{text_file} --out {tmp}/lc4", 2, "is not a readable state dict"),
+    Row("longclip-missing-model", "train longclip --model {tmp}/nope.pt --images {directory} --captions {text_file} "
+        "--out {tmp}/lc5", 2, "no CLIP model at"),
+    Row("longclip-length-under-keep", "train longclip --model tiny --length 10 --images {directory} --captions "
+        "{text_file} --out {tmp}/lc6", 2, "shorter than keep=20"),
+    Row("longclip-out-file", "train longclip --model tiny --images {directory} --captions {text_file} "
+        "--out {text_file}", 2, "is a file"),
     # sparse search
     Row("sparse-good", f"sparse search --model {TINY} --sample {{good}} --out {{tmp}}/patterns.json", 0),
     Row("sparse-missing", f"sparse search --model {TINY} --sample {{tmp}}/nope.mp4 --out {{tmp}}/p.json", 2,
