@@ -1,6 +1,6 @@
 """The lmms-eval plugin: lmms-eval's own CLI runs local tasks and mmlong's tasks with ``--model mmlong``.
 
-One CLI run (``python -m mmlong.lmms``, lmms-eval 0.7.3's ``cli.dispatch.main``) evaluates three
+One CLI run (``python -m mmlong.lmms``'s main, lmms-eval 0.7.3's ``cli.dispatch.main``) evaluates three
 tasks defined in local YAMLs over local JSON-lines data (no hub): a generate_until task over
 images and a video path, a multiple_choice task (loglikelihood requests) and mmlong's
 ``vniah_synth`` with small options (a YAML that includes the shipped one). Its answers are
@@ -13,7 +13,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -97,17 +96,31 @@ def _write_tasks(root: Path, video: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def lmms_run(tmp_path_factory, video):
+    """lmms-eval's CLI entry (``python -m mmlong.lmms`` = ``lmms_eval.cli.dispatch.main``), run in this process
+    (a subprocess would import torch, transformers and lmms-eval a second time)."""
+    import contextlib
+    import io
+
+    from mmlong.lmms.__main__ import main
+
     root = tmp_path_factory.mktemp("lmms_tasks")
     rows = _write_tasks(root, video)
     out = root / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "HF_DATASETS_CACHE": str(root / "hf_datasets"), "LMMS_EVAL_DATASETS_CACHE": str(root / "hf_datasets")}
-    cmd = [sys.executable, "-m", "mmlong.lmms", "--model", "mmlong", "--model_args", MODEL_ARGS,
-           "--tasks", "local_qa,local_mc,vniah_small", "--include_path", str(root), "--output_path", str(out),
-           "--log_samples"]
-    # cwd: not the checkout, whose build metadata (a stale mmlong.egg-info) could shadow the installed entry points
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=root)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    argv = ["--model", "mmlong", "--model_args", MODEL_ARGS, "--tasks", "local_qa,local_mc,vniah_small",
+            "--include_path", str(root), "--output_path", str(out), "--log_samples"]
+    old_env, old_argv = os.environ.get("LMMS_EVAL_DATASETS_CACHE"), sys.argv
+    os.environ["LMMS_EVAL_DATASETS_CACHE"] = str(root / "hf_datasets")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            assert main(argv) == 0
+    finally:
+        sys.argv = old_argv
+        if old_env is None:
+            os.environ.pop("LMMS_EVAL_DATASETS_CACHE", None)
+        else:
+            os.environ["LMMS_EVAL_DATASETS_CACHE"] = old_env
+    proc = type("Run", (), {"stdout": stdout.getvalue(), "stderr": stderr.getvalue()})  # what the CLI printed
     results = glob.glob(str(out / "tiny__qwen2_5_vl" / "*_results.json"))
     assert len(results) == 1, proc.stderr[-3000:]
 
