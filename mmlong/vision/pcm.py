@@ -26,6 +26,7 @@ def pca_reconstruct(x, components: int = COMPONENTS):
     """``(B, E) -> (B, E)``: ``x`` projected on its first ``components`` principal directions.
 
     Centre on the batch mean, SVD ``X_c = U S V^T``, keep ``V_k``: ``X_c V_k V_k^T + mean``.
+    Gradients flow through the projection; ``V_k`` is held fixed in the backward pass.
     With ``components >= min(B, E)`` the result is ``x`` itself (up to rounding). Example: rows
     (0, 0), (4, 0), (0, 1), (4, 1) (mean (2, 0.5); the x axis has the larger spread) with 1
     component become (0, 0.5), (4, 0.5), (0, 0.5), (4, 0.5).
@@ -38,7 +39,9 @@ def pca_reconstruct(x, components: int = COMPONENTS):
     x = x.float()
     mean = x.mean(0, keepdim=True)
     xc = x - mean
-    _, _, vh = torch.linalg.svd(xc, full_matrices=False)
+    with torch.no_grad():  # the directions are constants of the step: the SVD's backward divides by
+        # differences of singular values (inf where two coincide, e.g. the zeros of a batch narrower than E)
+        _, _, vh = torch.linalg.svd(xc.detach(), full_matrices=False)
     v = vh[:components].t()
     return (xc @ v @ v.t() + mean).to(dtype)
 
