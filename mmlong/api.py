@@ -178,8 +178,9 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
         frames: direct route: a :class:`~mmlong.video.settings.FrameSettings` or a dict of its
             fields; the same fields may be passed as keywords (``fps=2``, ``num_frames=8``,
             ``max_frames``, ``min_frames``, ``start``, ``end``, ``min_pixels``, ``max_pixels``,
-            ``sampling`` (``"mmlong"`` or ``"qwen-vl-utils"``, which also takes ``total_pixels``,
-            ``resized_height``, ``resized_width``), and ``budget`` = visual tokens per video,
+            ``sampling`` (``"mmlong"``, ``"qwen-vl-utils"``, which also takes ``total_pixels``,
+            ``resized_height``, ``resized_width``, or ``"lmms-eval"`` / ``"lmms-eval-chat"``, the frames of
+            lmms-eval's Qwen2.5-VL wrappers), and ``budget`` = visual tokens per video,
             ``16384`` or ``"64k"``: frames x resolution are then planned from metadata before decoding).
         max_new_tokens: answer length cap (None = the route's default).
         reasoner: language route only: the text LLM (``"smollm2"`` default, or an id / path).

@@ -97,7 +97,7 @@ class FrameSettings:
     budget: int | None = None  # visual tokens per video ("64k" accepted); None = no budget: the model's frame size
     min_pixels: int | None = None  # per-frame area floor of the resized frames; None = the model's
     max_pixels: int | None = None  # per-frame area cap of the resized frames; None = the model's
-    sampling: str = "mmlong"  # sampling policy (mmlong.tokens.policies.POLICIES): "mmlong" or "qwen-vl-utils"
+    sampling: str = "mmlong"  # sampling policy (mmlong.tokens.policies.POLICIES): "mmlong", "qwen-vl-utils", "lmms-eval", ...
     total_pixels: int | None = None  # qwen-vl-utils: pixels of the whole video; None = budget * factor^2, else its own
     resized_height: int | None = None  # qwen-vl-utils: every frame resized to about this height (with resized_width)
     resized_width: int | None = None  # qwen-vl-utils: every frame resized to about this width (with resized_height)
@@ -242,8 +242,9 @@ def add_frame_arguments(parser: argparse.ArgumentParser, *, budget: bool = True)
                        help="visual tokens per video, e.g. 16k or 64k: frames x resolution are planned to fit "
                             "(default: none, the model's frame size)")
         g.add_argument("--sampling", default=None,
-                       help="which frames: mmlong (default: real-time spacing) or qwen-vl-utils (its exact frames, "
-                            "sizes and second_per_grid_ts)")
+                       help="which frames: mmlong (default: real-time spacing), qwen-vl-utils (its exact frames, "
+                            "sizes and second_per_grid_ts), lmms-eval / lmms-eval-chat (those of lmms-eval's "
+                            "Qwen2.5-VL simple / chat wrapper)")
         g.add_argument("--total-pixels", type=int, default=None, dest="total_pixels",
                        help="qwen-vl-utils sampling: pixels of the whole video (default: its MODEL_SEQ_LEN budget)")
         g.add_argument("--resized-height", type=int, default=None, dest="resized_height",

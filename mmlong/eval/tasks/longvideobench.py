@@ -12,6 +12,11 @@ official loader: ``num = min(max_frames, int(duration))`` frames at indices
   answers, writes ``<run>_<task>_submission.json`` ``{id: raw answer}``;
 * ``longvideobench_no_visual``: the val questions without the video (lmms-eval's text-only baseline).
 
+``frames=model`` (``--task-opt longvideobench_val_v.frames=model``) hands the model the video
+file instead, so its sampling policy picks the frames: with ``--sampling lmms-eval`` (or
+``lmms-eval-chat``) they are the frames, times and ``second_per_grid_ts`` lmms-eval's Qwen2.5-VL
+wrapper shows (:mod:`mmlong.tokens.lmms_sampling`), to set a score beside a published one.
+
 Score: the first [A-E] after answer prefixes (an unparsable answer gets a random letter,
 seeded per doc); accuracy overall (``lvb_acc``), per duration group and per category.
 """
@@ -99,6 +104,15 @@ class _LongVideoBench(Task):
         annotation: str | None = None  # annotation file name; None = lvb_val.json / lvb_test_wo_gt.json
         max_frames: int = 64  # frame budget (official loader 256, README 64; lmms-eval _i 16)
         max_new_tokens: int = 32  # lmms-eval generation_kwargs
+        frames: str = "official"  # "official" (the loader's frames) or "model": the video file, sampled by --sampling
+
+    def __init__(self, options=None, **kwargs):
+        super().__init__(options, **kwargs)
+        if self.options.frames not in ("official", "model"):
+            raise MmlongError(f"{self.name} frames must be official or model, got {self.options.frames!r}")
+        if self.options.frames == "model" and (self.subtitles or not self.visual):
+            raise MmlongError(f"{self.name} shows its frames as images (or none); frames=model applies to the "
+                              "_v tasks (longvideobench_val_v, longvideobench_test_v)")
 
     def _root(self) -> Path:
         d = self.options.data_dir
@@ -138,6 +152,10 @@ class _LongVideoBench(Task):
         if not self.visual:
             return Request(text=text, max_new_tokens=self.options.max_new_tokens, choices=letters, oracle=oracle,
                            media={"video": None})
+        if not self.subtitles and self.options.frames == "model":  # the model's sampling policy picks the frames
+            path = str(self._root() / "videos" / item["video_path"])
+            return Request(text=text, video=path, max_new_tokens=self.options.max_new_tokens, choices=letters,
+                           oracle=oracle, media={"video": item.get("video_path"), "frames": "model"})
         if not self.subtitles:
             return Request(text=text, video=lambda: self._frames(item), max_new_tokens=self.options.max_new_tokens,
                            choices=letters, oracle=oracle, media=media)
