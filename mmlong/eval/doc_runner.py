@@ -59,7 +59,7 @@ def load_doc(task, doc) -> Pending:
         return p
     p.rec["input_media"] = dict(p.req.media)
     clip = p.inputs[1]
-    if clip is not None:
+    if clip is not None and hasattr(clip, "timestamps"):  # pinned frames; a video path is sampled by the model
         p.rec["input_media"]["frame_times"] = [round(float(t), 4) for t in clip.timestamps]
     return p
 
@@ -72,6 +72,8 @@ def finish_doc(task, p: Pending, result, cfg: EvalConfig, batch: int = 1) -> dic
     elif result is not None:
         text, info = result
         rec["token_counts"] = info.get("token_counts")
+        if info.get("frame_times") and "frame_times" not in rec["input_media"]:  # the frames the model's policy chose
+            rec["input_media"]["frame_times"] = [round(float(t), 4) for t in info["frame_times"]]
         if isinstance(text, str):
             response = text
         else:

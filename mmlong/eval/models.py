@@ -116,7 +116,8 @@ class PipelineModel:
 
     @staticmethod
     def _result(ans) -> tuple[str, dict]:
-        return ans.text, {"token_counts": ans.tokens, "timings": ans.timings}
+        return ans.text, {"token_counts": ans.tokens, "timings": ans.timings,
+                          "frame_times": getattr(ans, "frame_times", None)}
 
     def generate(self, req, images, clip, doc_key: str):
         return self._result(self.pipe.ask(**self._kwargs(req, images, clip)))

@@ -89,5 +89,14 @@ def test_longvideobench_frames_model_shows_lmms_evals_frames(tmp_path):
     assert len(expected) == 32 and inputs["video_timestamps"][0] == pytest.approx(expected, abs=1e-6)
     assert inputs["second_per_grid_ts"].tolist() == pytest.approx([2 / 24])
     assert inputs["video_grid_thw"][0, 0].item() == 16
+    from mmlong.eval import EvalConfig, evaluate
+
+    run = evaluate(EvalConfig(model="tiny:qwen2_5_vl", tasks=("longvideobench_val_v",), data_dirs={"*": str(root)},
+                              task_options={"longvideobench_val_v": {"frames": "model"}},
+                              frames={"sampling": "lmms-eval"}, max_new_tokens=1, output_path=str(tmp_path / "runs"),
+                              log_samples=True), echo=False)
+    (sample,) = [json.loads(line) for line in open(tmp_path / "runs" / "tiny__qwen2_5_vl"
+                                                   / run["files"]["longvideobench_val_v"]["samples"])]
+    assert sample["error"] is None and sample["input_media"]["frame_times"] == [round(t, 4) for t in expected]
     with pytest.raises(MmlongError, match="frames=model applies to the _v tasks"):
         get_task("longvideobench_val_i", data_dir=str(root), frames="model")
