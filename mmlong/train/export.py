@@ -16,6 +16,7 @@ and what it was trained on.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,13 @@ def write_vision_spec(spec: Any, out: str | Path) -> None:
                      size={"shortest_edge": spec.video_min_pixels, "longest_edge": spec.video_max_pixels})
     (out / "preprocessor_config.json").write_text(json.dumps(image, indent=2))
     (out / "video_preprocessor_config.json").write_text(json.dumps(video, indent=2))
+
+
+def _plain(value: Any):
+    """JSON form of what json cannot write itself: option dataclasses (e.g. a Stretch) as dicts."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
 
 
 def export(model: Any, tokenizer: Any, spec: Any, out: str | Path, *, pos: str = "native",
@@ -76,5 +84,5 @@ def export(model: Any, tokenizer: Any, spec: Any, out: str | Path, *, pos: str =
     tokenizer.save_pretrained(out)
     write_vision_spec(spec, out)
     (out / META_FILE).write_text(json.dumps({"pos": pos, "pos_options": dict(pos_options or {}),
-                                             "trained": meta or {}}, indent=2, default=str))
+                                             "trained": meta or {}}, indent=2, default=_plain))
     return out
