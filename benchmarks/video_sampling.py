@@ -1,7 +1,7 @@
 """Benchmark: frame sampling against the code a user would otherwise write, in one run.
 
 Cases (each a textured 640x360 H.264 video made once by
-:func:`mmlong.data.synth_video.write_test_video` with ``texture=True``, so frames cost what
+:func:`mmlong.data.synth_video.write_test_video` with ``texture=True``, one slice per frame, so frames cost what
 camera footage costs to decode, and cached under ``--cache-dir``):
 
 * ``hour_64``: 64 frames (segment centres) from a 1-hour video, for each ``--gops`` size
@@ -119,7 +119,7 @@ def _run_torchcodec(path: str, indices: list[int], fps: float):
 
 
 _IMPORTS = {
-    "mmlong": ("mmlong.video", "av"),
+    "mmlong": ("mmlong.video", "mmlong.video.sampling", "mmlong.video._pyav", "mmlong.media_sources", "av"),
     "seek_loop": ("av", "numpy"),
     "sequential": ("av", "numpy"),
     "decord": ("decord",),
@@ -152,7 +152,7 @@ def ensure_video(cache_dir: Path, seconds: float, fps: float, gop: int) -> Path:
     """Write (once) a textured 640x360 benchmark video; return its path."""
     from mmlong.data.synth_video import write_test_video
 
-    path = cache_dir / f"textured_{int(seconds)}s_640x360_{fps:g}fps_gop{gop}.mp4"
+    path = cache_dir / f"textured1slice_{int(seconds)}s_640x360_{fps:g}fps_gop{gop}.mp4"
     if not path.exists():
         tmp = path.with_name(path.name + ".part.mp4")
         write_test_video(tmp, seconds=seconds, fps=fps, size=(360, 640), gop=gop, preset="veryfast", texture=True)

@@ -157,6 +157,7 @@ def _add_video_stream(container, fps: float, size: tuple[int, int], gop: int, pr
     )
     stream.height, stream.width = size
     stream.pix_fmt = "yuv420p"
+    stream.thread_type = "FRAME"  # one slice per frame, as ffmpeg and cameras write (slices would let decoders thread)
     stream.codec_context.time_base = 1 / rate
     return stream, rate
 
