@@ -99,6 +99,11 @@ def _micro_batches(data, s: TrainSettings, acc, start: int, objective):
         i = (epoch + 1) * per_epoch
 
 
+def _answer_tokens(labels) -> int:
+    """How many tokens of a (B, L) label batch are predicted: next-token labels that are not -100."""
+    return int((labels[:, 1:] != -100).sum())
+
+
 def _loss_sum(model, batch: dict, seed: int):
     """(sum of the answer tokens' cross-entropy, their count) for one micro-batch."""
     import torch
@@ -113,7 +118,7 @@ def _loss_sum(model, batch: dict, seed: int):
     shift = labels[:, 1:].to(logits.device)
     loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), shift.reshape(-1),
                                              ignore_index=-100, reduction="sum")
-    return loss, int((shift != -100).sum())
+    return loss, _answer_tokens(labels)
 
 
 class TokenLoss:
@@ -125,7 +130,7 @@ class TokenLoss:
         return collate(examples, data.pipe.tokenizer.pad_token_id)
 
     def count(self, batch: dict) -> int:
-        return int((batch["labels"][:, 1:] != -100).sum())
+        return _answer_tokens(batch["labels"])
 
     def loss(self, model, batch: dict, seed: int):
         return _loss_sum(model, batch, seed)
