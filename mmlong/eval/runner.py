@@ -38,7 +38,8 @@ def _warn(msg: str) -> None:
 
 
 def make_task(cfg: EvalConfig, name: str, agent=None):
-    """Build task ``name`` with its options, data folder (``data_dirs[name]`` or ``["*"]``) and agent."""
+    """Build task ``name`` with its options, data folder (``data_dirs[name]`` or ``["*"]``) and agent;
+    options not given default to what the model records about its training (``Task.model_defaults``)."""
     cls = task_class(name)
     opts = dict(cfg.task_options.get(name, {}))
     data_dir = cfg.data_dirs.get(name, cfg.data_dirs.get("*"))
@@ -49,6 +50,11 @@ def make_task(cfg: EvalConfig, name: str, agent=None):
         opts.setdefault("max_frames", cfg.frames.max_frames)
     if cfg.max_new_tokens is not None and "max_new_tokens" in fields:
         opts.setdefault("max_new_tokens", cfg.max_new_tokens)
+    if cfg.model not in ("random", "oracle", "default"):  # e.g. vniah_synth at the model's training length
+        from mmlong.models.hub import trained_setup
+
+        for key, value in cls.model_defaults(trained_setup(cfg.model)).items():
+            opts.setdefault(key, value)
     task = get_task(name, **opts)
     if agent is not None and hasattr(task, "agent"):
         task.agent = agent

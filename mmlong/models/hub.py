@@ -26,7 +26,7 @@ from typing import Any, Callable
 from mmlong.errors import MmlongError, first_line
 
 __all__ = ["ModelInfo", "LoadedModel", "Shipped", "SHIPPED", "split_name", "describe", "load_model", "family_for",
-           "trained_scheme", "SHIPPED_DIR"]
+           "trained_scheme", "trained_record", "trained_setup", "SHIPPED_DIR"]
 
 
 @dataclass(frozen=True)
@@ -290,14 +290,14 @@ def _load_hub(name: str, *, dtype: Any, attn_implementation: str) -> LoadedModel
     return LoadedModel(model, tokenizer, VisionSpec.from_pretrained(name), fam)
 
 
-def trained_scheme(name: str) -> tuple[str, dict]:
-    """``(pos, options)`` a checkpoint records in its ``mmlong.json`` (written by ``mmlong train``), else
-    ``("native", {})``: what ``mmlong.load`` applies when no ``pos=`` is given."""
+def trained_record(name: str) -> dict:
+    """The ``mmlong.json`` a checkpoint carries (written by ``mmlong train``: ``{"pos", "pos_options",
+    "trained": {...}}``), or ``{}`` when it has none (random ``tiny:`` models, plain hub checkpoints)."""
     import json
 
     prefix, rest = split_name(name)
     if prefix == "tiny":
-        return "native", {}
+        return {}
     folder = _shipped_folder(prefix, rest) if prefix is not None else None
     try:
         if folder is not None:
@@ -310,4 +310,18 @@ def trained_scheme(name: str) -> tuple[str, dict]:
         meta = json.loads(Path(path).read_text()) if path is not None and Path(path).exists() else {}
     except (OSError, ValueError):
         meta = {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def trained_scheme(name: str) -> tuple[str, dict]:
+    """``(pos, options)`` a checkpoint records in its ``mmlong.json`` (written by ``mmlong train``), else
+    ``("native", {})``: what ``mmlong.load`` applies when no ``pos=`` is given."""
+    meta = trained_record(name)
     return str(meta.get("pos") or "native"), dict(meta.get("pos_options") or {})
+
+
+def trained_setup(name: str) -> dict:
+    """What a checkpoint records about its training (``mmlong.json``'s ``"trained"``: ``length``,
+    ``frames``, ``steps``, ...), ``{}`` when nothing is recorded; eval tasks take their defaults from it."""
+    trained = trained_record(name).get("trained")
+    return dict(trained) if isinstance(trained, dict) else {}

@@ -94,3 +94,39 @@ def test_bad_options():
     with pytest.raises(MmlongError, match="too short"):
         draw_doc("order", 1, 0.5, random.Random(0))
     assert np.isclose(sum(CHANCE.values()), 1 / 6 + 1 / 5 + 1 / 2)
+
+
+def _model_trained_at(tmp_path, length):
+    """A copy of the shipped native model whose mmlong.json records training length ``length``."""
+    import json
+    import shutil
+
+    from mmlong.models.hub import SHIPPED_DIR
+
+    folder = tmp_path / f"model-L{length}"
+    shutil.copytree(SHIPPED_DIR / "tiny-vniah-native", folder)
+    meta = json.loads((folder / "mmlong.json").read_text())
+    meta["trained"]["length"] = length
+    (folder / "mmlong.json").write_text(json.dumps(meta))
+    return str(folder)
+
+
+def test_a_trained_model_is_evaluated_at_its_recorded_training_length(tmp_path):
+    from mmlong.eval.output import read_jsonl
+    from mmlong.eval.runner import resolve
+
+    model = _model_trained_at(tmp_path, 6)
+    small = {"question": ("what",), "depths": (0.5,), "samples_per_cell": 2, "data_dir": str(tmp_path / "v")}
+    r = evaluate(EvalConfig(model=model, tasks=("vniah_synth",), output_path=str(tmp_path / "out"), log_samples=True,
+                            task_options={"vniah_synth": small}), echo=False)
+    samples, = (tmp_path / "out").rglob("*_samples_vniah_synth.jsonl")
+    seen = [(s["doc_id"], len(s["input_media"]["frame_times"])) for s in read_jsonl(samples)]
+    assert seen == [("what_L6_d050_000", 6), ("what_L6_d050_001", 6)]  # 6 s at 1 fps: 6 frames reached the model
+    assert r["configs"]["vniah_synth"]["options"]["lengths"] == [6]
+    # an explicit option wins; a model that records no length gets the task's default
+    given = resolve(EvalConfig(model=model, tasks=("vniah_synth",), task_options={"vniah_synth": {"lengths": (4, 8)}}))
+    assert given["tasks"]["vniah_synth"]["options"]["lengths"] == [4, 8]
+    plain = resolve(EvalConfig(model="tiny:qwen2_5_vl", tasks=("vniah_synth",)))
+    assert plain["tasks"]["vniah_synth"]["options"]["lengths"] == [16]
+    shipped = resolve(EvalConfig(model="tiny-vniah:hope", tasks=("vniah_synth",)))
+    assert shipped["tasks"]["vniah_synth"]["options"]["lengths"] == [16]

@@ -203,6 +203,13 @@ class Task:
     def __init__(self, options=None, **kwargs):
         self.options = options if options is not None else build_options(self.Options, kwargs, self.name)
 
+    @classmethod
+    def model_defaults(cls, trained: dict) -> dict:
+        """Option defaults taken from what the evaluated model records about its training
+        (``mmlong.json``'s ``"trained"``, e.g. ``{"length": 16, ...}``); options the user gives win.
+        Default: none."""
+        return {}
+
     def config(self) -> dict:
         """The task's resolved configuration (written into results.json ``configs``)."""
         from mmlong.eval.config import json_safe

@@ -9,8 +9,10 @@ Videos are generated once into ``data_dir`` (default ``.mmlong_cache/eval/vniah_
 reused. Metrics: ``acc`` and ``acc_<kind>``; ``finalize`` draws one accuracy heatmap (depth x
 length) per kind as ``<run>_vniah_synth_heatmap.png`` (needs matplotlib: ``mmlong[plot]``).
 The defaults are the training setup of the shipped ``tiny-vniah:SCHEME`` models (16 s at
-1 fps, 96 px), so ``mmlong eval --model tiny-vniah:hope --tasks vniah_synth`` evaluates them at
-their training length, 200 docs per kind.
+1 fps, 96 px, 200 docs per kind), and a model that records its training length (``length`` in
+the ``mmlong.json`` that ``mmlong train tiny-vlm`` writes) is evaluated at that length unless
+``lengths`` is given: ``mmlong eval --model tiny-vniah:hope --tasks vniah_synth`` evaluates it
+at the length it was trained at.
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ class VNiahSynth(Task):
             raise MmlongError(f"vniah_synth question kinds must be from {', '.join(KINDS)} (got {', '.join(bad)})")
         if o.samples_per_cell < 1:
             raise MmlongError("vniah_synth samples_per_cell must be >= 1")
+
+    @classmethod
+    def model_defaults(cls, trained: dict) -> dict:
+        """``{"lengths": (L,)}`` for a model trained at ``L`` seconds (``trained["length"]``), else ``{}``."""
+        length = trained.get("length")
+        return {"lengths": (int(length),)} if isinstance(length, (int, float)) and length > 0 else {}
 
     @property
     def choices(self) -> tuple:
