@@ -14,6 +14,8 @@ read one after another as digit strings ("9394"), as digit-by-digit and pair-by-
 readings are meant. Within a group, "hundred" multiplies what precedes it and "thousand" /
 "million" close a block: "nine thousand three hundred ninety four" is one group, 9394.
 "oh" counts as zero only between other digit words; a lone "one" is a pronoun, not a number.
+A number below 20 written in digits before "hundred" / "thousand" / "million" reads as its
+word ("3 hundred twenty one" -> 321, as ASR writes it).
 """
 
 from __future__ import annotations
@@ -115,8 +117,13 @@ def numbers_in(text: str) -> list[NumberSpan]:
             out.append(NumberSpan(value, run[0][1], run[-1][2]))
         run.clear()
 
-    for m in _TOKEN.finditer(text):
+    tokens = list(_TOKEN.finditer(text))
+    for i, m in enumerate(tokens):
         tok, s, e = m.group(0), m.start(), m.end()
+        after = tokens[i + 1].group(0).lower() if i + 1 < len(tokens) else ""
+        if tok.isdigit() and int(tok) < 20 and after in ("hundred", *_SCALES):  # "3 hundred twenty one"
+            run.append((_UNITS[int(tok)], s, e))
+            continue
         if tok[0].isdigit():
             flush()
             out.append(NumberSpan(tok.replace(",", ""), s, e))

@@ -42,39 +42,59 @@ def _thumb(frame: np.ndarray) -> np.ndarray:
 def split_word(word: str) -> str:
     """``word`` with the spaces the recogniser dropped put back, by wordninja's English unigram costs.
 
-    A word in wordninja's list, an all-capitals word (codes, acronyms) and a word of fewer than
-    5 letters stay as they are; otherwise the cheapest split is taken when every part has at
+    A word in wordninja's list, a word with a capital after its first letter (codes, acronyms,
+    a capitalised word read with some small letters) and a word of fewer than 5 letters stay as they are; otherwise the cheapest split is taken when every part has at
     least 2 letters (or is "a"). Example: ``"Exampassword"`` -> ``"Exam password"``,
     ``"ORCHID"`` -> ``"ORCHID"``.
     """
-    if len(word) < 5 or word.isupper() or not word.isalpha():
+    if len(word) < 5 or not word.isalpha() or any(c.isupper() for c in word[1:]):
+        return word  # a capital inside: a code or a misread capitalised word, not words run together
+    if _known(word):
         return word
     wn = require("wordninja", "ocr")
-    if word.lower() in wn.DEFAULT_LANGUAGE_MODEL._wordcost:
-        return word
     parts = list(wn.split(word))
     if len(parts) < 2 or any(len(p) < 2 and p.lower() != "a" for p in parts):
         return word
     return " ".join(parts)
 
 
-_CAPITAL_SHAPED = set("cosvwxzl")  # lower-case letters drawn like their capitals ("l" like "I")
+def _known(word: str) -> bool:
+    """True when ``word`` (any case) is in wordninja's English word list (126k words)."""
+    return word.lower() in require("wordninja", "ocr").DEFAULT_LANGUAGE_MODEL._wordcost
+
+
+_CAPITAL_SHAPED = set("cosuvwxzl")  # lower-case letters drawn like their capitals ("l" like "I")
+
+
+def _l_for_i(word: str) -> str:
+    """A capitals word with an I read as L ("GLRAFFE" -> "GIRAFFE"), put back only when the word
+    as read is not an English word and exactly one choice of L's read as I's is; else unchanged."""
+    at = [i for i, c in enumerate(word) if c == "L"]
+    if len(word) < 4 or not word.isupper() or not at or len(at) > 3 or _known(word):
+        return word
+    found = set()
+    for mask in range(1, 1 << len(at)):
+        cand = "".join("I" if i in at and mask >> at.index(i) & 1 else c for i, c in enumerate(word))
+        if _known(cand):
+            found.add(cand)
+    return found.pop() if len(found) == 1 else word
 
 
 def _caps(word: str) -> str:
     """A word of 4+ letters written in capitals but read with a few small letters, in capitals again.
 
     Either at least three quarters of its letters are capitals ("CoBALT" -> "COBALT"), or at
-    least half are and every small one looks like its capital ("BlsON" -> "BISON").
+    least half are and every small one looks like its capital ("BlsON" -> "BISON", "SEQuolA" ->
+    "SEQUOIA"); a small "l" among capitals is an "I". Then :func:`_l_for_i`.
     """
     upper = sum(c.isupper() for c in word)
     if len(word) < 4:
         return word
     if upper >= 0.75 * len(word):
-        return word.upper()
+        return _l_for_i(word.replace("l", "I").upper())
     if upper >= 0.5 * len(word) and all(c.isupper() or c in _CAPITAL_SHAPED for c in word):
-        return word.replace("l", "I").upper()
-    return word
+        return _l_for_i(word.replace("l", "I").upper())
+    return _l_for_i(word)
 
 
 def _digits(token: str) -> str:
@@ -100,7 +120,7 @@ class OCRDescriber:
     """Reads on-screen text at scene changes."""
 
     name = "ocr"
-    version = 7
+    version = 8
 
     def __init__(self, settings: OCRSettings = OCRSettings()):
         self.settings = settings

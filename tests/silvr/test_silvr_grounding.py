@@ -42,6 +42,8 @@ def units():
     ("the code is 9-3-9-4", ["9394"]),
     ("your locker code is 931-0, or 5-9-37", ["9310", "5937"]),  # ASR grouping a number read digit by digit
     ("the one thing to remember", []),
+    ("the secret number is... 3 hundred twenty one.", ["321"]),  # ASR writes the first word as a digit
+    ("5 thousand 2 hundred, but 3 apples", ["5200", "3"]),
 ])
 def test_numbers_read_the_same_in_digits_and_words(text, values):
     assert [n.value for n in numbers_in(text)] == values
