@@ -3,6 +3,8 @@
     python benchmarks/silvr.py --quick                       # smoke run: 2 short lectures, 1 PDF, 1 check lecture
     python benchmarks/silvr.py                               # full: both ASR models, all three sets
     python benchmarks/silvr.py --asr base --sets check       # one ASR model, one set
+    python benchmarks/silvr.py --sets main --videos 26:30 --asr base   # the four hour-long lectures only
+    python benchmarks/silvr.py --sets check --asr-opt beam_size=5      # an ASR setting (labelled tiny.en+beam_size=5)
 
 Sets (all generated here, reproducible from ``--seed``):
 
@@ -58,24 +60,26 @@ def _videos(args, root: Path) -> dict[str, list[dict]]:
     for name in args.sets:
         d = root / "data" / name
         d.mkdir(parents=True, exist_ok=True)
-        qfile = d / "questions.jsonl"
-        if qfile.exists():
-            out[name] = [json.loads(line) for line in qfile.read_text().splitlines()]
-            continue
         rows = []
-        for i, spec in enumerate(plans[name]):
+        for i, spec in list(enumerate(plans[name]))[args.videos]:  # --videos: only these are generated
             seed = args.seed * 1000 + i
+            stem = {"main": "lecture", "pdf": "report", "check": "check"}[name] + f"_{i:03d}"
+            qfile = d / f"{stem}.questions.jsonl"  # one per video / PDF, written once it is complete
+            if qfile.exists():
+                rows += [json.loads(line) for line in qfile.read_text().splitlines()]
+                continue
             if name == "main":
-                lec = make_lecture(d / f"lecture_{i:03d}.mp4", minutes=spec[0], seed=seed, facts_per_kind=spec[1],
-                                   kinds=KINDS, id_prefix=f"lecture_{i:03d}/")
-                rows += [{**r, "path": str(lec.path)} for r in lecture_questions(lec, seed)]
+                lec = make_lecture(d / f"{stem}.mp4", minutes=spec[0], seed=seed, facts_per_kind=spec[1],
+                                   kinds=KINDS, id_prefix=f"{stem}/")
+                got = [{**r, "path": str(lec.path)} for r in lecture_questions(lec, seed)]
             elif name == "pdf":
-                rep = make_report(d / f"report_{i:03d}.pdf", pages=spec, seed=seed, id_prefix=f"report_{i:03d}/")
-                rows += [{**r, "path": str(rep.path)} for r in report_questions(rep, seed)]
+                rep = make_report(d / f"{stem}.pdf", pages=spec, seed=seed, id_prefix=f"{stem}/")
+                got = [{**r, "path": str(rep.path)} for r in report_questions(rep, seed)]
             else:
-                lec = make_check_lecture(d / f"check_{i:03d}.mp4", minutes=spec[0], seed=seed, facts_per_kind=spec[1])
-                rows += [{**r, "path": str(lec.path)} for r in lec.questions]
-        qfile.write_text("".join(json.dumps(r) + "\n" for r in rows))
+                lec = make_check_lecture(d / f"{stem}.mp4", minutes=spec[0], seed=seed, facts_per_kind=spec[1])
+                got = [{**r, "path": str(lec.path)} for r in lec.questions]
+            qfile.write_text("".join(json.dumps(r) + "\n" for r in got))
+            rows += got
         out[name] = rows
     return out
 
@@ -166,17 +170,30 @@ def _summary(results: list[dict], stage1: list[dict], all_stage1: list[dict]) ->
     return {"accuracy": out, "stage1": speed}
 
 
+def _part(text: str) -> slice:
+    """``--videos``: "N" -> the first N, "A:B" -> numbers A to B-1."""
+    a, _, b = text.rpartition(":")
+    try:
+        return slice(int(a) if a else None, int(b)) if _ else slice(None, int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--videos takes N or A:B (got {text!r}), e.g. --videos 26:30") from None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny sets (own data folder)")
     ap.add_argument("--asr", default=None, help="comma-separated: tiny.en,base (default: both; quick: tiny.en)")
+    ap.add_argument("--asr-opt", action="append", default=[], metavar="KEY=VALUE", help="an ASRSettings field for "
+                    "every ASR model, e.g. --asr-opt beam_size=5 --asr-opt screen_prompt=false (results are labelled "
+                    "tiny.en+beam_size=5,...)")
     ap.add_argument("--sets", default="main,pdf,check")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tolerance", type=float, default=None, help="seconds around a spoken fact's span "
                     "(default: mmlong.silvr.scoring.TOLERANCE_S)")
     ap.add_argument("--out", default=None, help="default: .mmlong_cache/bench/silvr (or silvr_quick)")
     ap.add_argument("--stage1-only", action="store_true", help="generate the sets and run stage 1, answer nothing")
-    ap.add_argument("--videos", type=int, default=None, help="only the first N videos / PDFs of each set (a partial run)")
+    ap.add_argument("--videos", type=_part, default=slice(None), help="only the first N videos / PDFs of each set, "
+                    "or A:B for those numbered A to B-1 (a partial run; e.g. --sets main --videos 26:30: the hour-long)")
     ap.add_argument("--fresh", action="store_true", help="answer this run's sets and ASR models again (stage 1 stays cached)")
     ap.add_argument("--reasoner", default="smollm2", help="the reasoner that scores candidates: smollm2 (default), "
                     "a transformers causal LM id / folder, or a .gguf file")
@@ -185,14 +202,17 @@ def main() -> None:
 
     args.tolerance = TOLERANCE_S if args.tolerance is None else args.tolerance
     args.sets = args.sets.split(",")
-    asrs = (args.asr or ("tiny.en" if args.quick else "tiny.en,base")).split(",")
+    from mmlong.cli import _opts
+    from mmlong.errors import reject_unknown_fields
+    from mmlong.silvr.asr import ASRSettings
+
+    opts = _opts(args.asr_opt, "--asr-opt", "beam_size=5")
+    reject_unknown_fields(ASRSettings, opts, "ASR setting", " (--asr-opt)")
+    suffix = ("+" + ",".join(f"{k}={v}" for k, v in opts.items())) if opts else ""
+    asrs = [a + suffix for a in (args.asr or ("tiny.en" if args.quick else "tiny.en,base")).split(",")]
     root = Path(args.out or (".mmlong_cache/bench/silvr_quick" if args.quick else ".mmlong_cache/bench/silvr"))
     root.mkdir(parents=True, exist_ok=True)
     rows = _videos(args, root)
-    if args.videos is not None:
-        for name, qs in rows.items():
-            keep = list(dict.fromkeys(r["path"] for r in qs))[: args.videos]
-            rows[name] = [r for r in qs if r["path"] in keep]
     log = root / "results.jsonl"  # stage-1 timings
     slug = "".join(c if c.isalnum() else "_" for c in Path(args.reasoner).name.lower())
     answers = root / f"answers_{slug}.jsonl"  # one file per reasoner
@@ -203,12 +223,12 @@ def main() -> None:
     done = {**{k: v for k, v in _done(log).items() if k[0] == "stage1"}, **previous}
 
     from mmlong.silvr import SilvrConfig, SilvrPipeline
-    from mmlong.silvr.asr import ASRSettings
     from mmlong.silvr.reasoner import ReasonerSettings
 
     seen: set = set()
     for asr in asrs:
-        pipe = SilvrPipeline(SilvrConfig(asr=ASRSettings(model=ASR.get(asr, asr)), cache_dir=str(root / "cache"),
+        model = asr.split("+", 1)[0]
+        pipe = SilvrPipeline(SilvrConfig(asr=ASRSettings(model=ASR.get(model, model), **opts), cache_dir=str(root / "cache"),
                                          reasoner=ReasonerSettings(model=args.reasoner)))
         if not args.stage1_only:
             pipe.tokenizer  # noqa: B018 - loads the reasoner now, so seconds per question leave its load out
@@ -242,7 +262,8 @@ def main() -> None:
     answered = [r for r in done.values() if r["set"] != "stage1" and r["id"] in ids and r["asr"] in asrs + ["-"]]
     timed = [r for r in done.values() if r["set"] == "stage1" and r["path"] in paths and r["asr"] in asrs]
     summary = _summary(answered, timed, [r for r in done.values() if r["set"] == "stage1"])
-    print(json.dumps({"benchmark": "silvr", "quick": args.quick, "videos_per_set": args.videos, "tolerance_s": args.tolerance,
+    part = f"{args.videos.start or 0}:{args.videos.stop or ''}"
+    print(json.dumps({"benchmark": "silvr", "quick": args.quick, "videos": part, "tolerance_s": args.tolerance,
                       "reasoner": args.reasoner, **summary, "machine": {"cpus": os.cpu_count()}}))
 
 
