@@ -256,19 +256,24 @@ def load_model(name: str, *, device: str = "cpu", dtype: Any = None, attn_implem
         attn_implementation: ``"sdpa"``, ``"flash_attention_2"`` or ``"eager"`` (hub models;
             shipped models use SDPA).
 
+    The vision windows of Qwen2.5-VL models run batched (:mod:`mmlong.models.vision_windows`: the
+    same results, one SDPA call per window length).
+
     Raises:
         MmlongError: unknown family, or transformers cannot find or read the checkpoint.
     """
     import torch
 
+    from mmlong.models.vision_windows import batch_vision_windows
+
     dtype = dtype if dtype is not None else torch.float32
     prefix, rest = split_name(name)
     if prefix is not None:
         m = SHIPPED[prefix].load(rest, dtype)
-        m.model.to(device)
-        return m
-    m = _load_hub(rest, dtype=dtype, attn_implementation=attn_implementation)
+    else:
+        m = _load_hub(rest, dtype=dtype, attn_implementation=attn_implementation)
     m.model.to(device)
+    batch_vision_windows(m.model)  # Qwen2.5-VL's vision windows in one SDPA call per window length
     return m
 
 

@@ -64,6 +64,7 @@ def fit(loaded, data: str | Path, settings: TrainSettings, *, model_name: str, p
     from accelerate import Accelerator
 
     import mmlong
+    from mmlong.models.vision_windows import batch_vision_windows
     from mmlong.pipeline.direct import DirectPipeline, PipelineConfig
     from mmlong.train.data import ConversationData, read_conversations
     from mmlong.train.export import export
@@ -75,6 +76,7 @@ def fit(loaded, data: str | Path, settings: TrainSettings, *, model_name: str, p
     model = loaded.model
     opts = dict(pos_options or {})
     mmlong.apply(model, pos, **opts)
+    batch_vision_windows(model)  # one SDPA call per window length instead of one per window
     frames = FrameSettings.of(frames)
     pipe = DirectPipeline(model, loaded.tokenizer, loaded.spec, loaded.family,
                           PipelineConfig(model=model_name, family=loaded.family.name, pos=pos, pos_options=opts,
