@@ -166,7 +166,7 @@ def write_haystack(path: Path, doc: dict, *, fps: float = 1.0, size: int = 96, n
 
 
 def write_dataset(out: str | Path, n: int, *, length: int | tuple = 16, kinds: tuple = KINDS, seed: int = 1,
-                  fps: float = 1.0, size: int = 96, needle: str = "shape", progress=None) -> Path:
+                  fps: float = 1.0, size: int = 96, needle: str = "shape", progress=None, workers: int = 1) -> Path:
     """``n`` training conversations in the sharegpt layout: ``OUT/train.jsonl`` + ``OUT/videos/*.mp4``.
 
     Each line: ``{"messages": [{"role": "user", "content": "<video>QUESTION"}, {"role":
@@ -176,7 +176,8 @@ def write_dataset(out: str | Path, n: int, *, length: int | tuple = 16, kinds: t
     items; e.g. kinds (what, when, order) x lengths (2, 16): items 0-2 are 2 s, items 3-5 16 s.
     Depths are uniform in [0.1, 0.9]. The draws come from ``seed`` on a stream the eval task
     never uses, so no training video is an eval video. Existing videos are reused, so a
-    second call only writes the JSONL.
+    second call only writes the JSONL. ``workers`` > 1 writes the videos in that many processes
+    (each video depends only on its own draws: the same files).
     """
     from mmlong.eval.tasks.base import doc_rng
 
@@ -184,7 +185,7 @@ def write_dataset(out: str | Path, n: int, *, length: int | tuple = 16, kinds: t
     if out.exists() and not out.is_dir():
         raise MmlongError(f"{out} is a file; pass a folder for the vniah training data")
     (out / "videos").mkdir(parents=True, exist_ok=True)
-    lines = []
+    lines, todo = [], []
     lengths = tuple(length) if isinstance(length, (tuple, list)) else (length,)
     for i in range(n):
         length = int(lengths[(i // len(kinds)) % len(lengths)])
@@ -193,11 +194,37 @@ def write_dataset(out: str | Path, n: int, *, length: int | tuple = 16, kinds: t
         name = video_name(doc, fps=fps, size=size, needle=needle, seed=seed * 1_000_003 + i)
         path = out / "videos" / name
         if not path.exists():
-            write_haystack(path, doc, fps=fps, size=size, needle=needle, seed=seed * 1_000_003 + i)
+            todo.append((path, doc, seed * 1_000_003 + i))
         lines.append(json.dumps({"messages": [{"role": "user", "content": "<video>" + doc["question"]},
                                               {"role": "assistant", "content": doc["answer"]}],
                                  "videos": [f"videos/{name}"], "kind": doc["kind"], "length": length}))
-        if progress:
-            progress(i + 1, n)
+    _write_videos(todo, fps=fps, size=size, needle=needle, workers=workers, progress=progress, n=n)
     (out / "train.jsonl").write_text("\n".join(lines) + "\n")
     return out / "train.jsonl"
+
+
+def _write_videos(todo: list, *, fps: float, size: int, needle: str, workers: int, progress, n: int) -> None:
+    """Write ``(path, doc, seed)`` haystacks, in ``workers`` processes when > 1; ``progress(done, n)``."""
+    import functools
+
+    write = functools.partial(_write_one, fps=fps, size=size, needle=needle)
+    done = n - len(todo)
+    if workers > 1 and len(todo) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            for _ in pool.map(write, todo, chunksize=16):
+                done += 1
+                if progress:
+                    progress(done, n)
+        return
+    for job in todo:
+        write(job)
+        done += 1
+        if progress:
+            progress(done, n)
+
+
+def _write_one(job: tuple, *, fps: float, size: int, needle: str) -> None:
+    path, doc, seed = job
+    write_haystack(path, doc, fps=fps, size=size, needle=needle, seed=seed)
