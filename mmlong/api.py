@@ -189,7 +189,7 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
             dict or a ``Reducer``); kept tokens keep their original 3-D positions.
         prefill: direct route: ``"mminference"`` sparse prefill attention (decode stays dense).
         patterns: sparse patterns (``mmlong sparse search`` JSON, a dict or one spec name).
-        prefill_opts: sparse budgets, e.g. ``{"local": 512, "min_len": 8192}``.
+        prefill_opts: sparse budgets, e.g. ``{"local": 512, "min_len": 16384}``.
         **options: frame settings (above) and scheme options, e.g. ``gamma=1.5`` (see ``PosOptions``).
 
     Returns:

@@ -178,7 +178,7 @@ def add_parser(subparsers) -> None:
     a("--opt", action="append", metavar="KEY=VALUE", help="scheme option, e.g. gamma=1.5 (repeatable)")
     a("--prefill", choices=["mminference"], help="sparse prefill attention (decode stays dense)")
     a("--patterns", help="sparse patterns: a `mmlong sparse search` JSON, or one spec for all heads (default vs)")
-    a("--prefill-opt", action="append", metavar="KEY=VALUE", help="sparse budget, e.g. local=512 or min_len=8192 (repeatable)")
+    a("--prefill-opt", action="append", metavar="KEY=VALUE", help="sparse budget, e.g. local=512 or min_len=16384 (repeatable)")
     a("--reduce", help="visual token reduction, e.g. temporal or temporal+budget:4096")
     add_frame_arguments(p)  # tasks pin their own frames; --max-frames also sets each task's frame count
     a("--max-new-tokens", type=int, help="answer length cap (default: each task's)")

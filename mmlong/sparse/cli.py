@@ -32,8 +32,10 @@ def _cmd_search(args) -> int:
     pipe = mmlong.load(args.model, route="direct", device="cpu", dtype="float32", frames=from_args(args))
     model = pipe.model
     inputs = model_inputs(pipe.inputs(args.question, video=args.sample))
+    if args.target is not None and not 0.0 < args.target <= 1.0:
+        raise MmlongError(f"--target must be a recall in (0, 1] (got {args.target}), e.g. 0.96")
     data = search_patterns(model, inputs, min_delta=args.min_delta, max_density=args.max_density,
-                           max_tokens=args.max_tokens,
+                           max_tokens=args.max_tokens, target=args.target,
                            model_name=args.model, sample=os.path.basename(args.sample))
     write_patterns(data, args.out)
     kinds: dict[str, int] = {}
@@ -60,4 +62,7 @@ def add_parser(subparsers) -> None:
     s.add_argument("--max-density", type=float, default=0.5,
                    help="a later candidate may not compute more than max(this, best's) of the causal pairs")
     s.add_argument("--max-tokens", type=int, default=25000, help="refuse longer calibration samples")
+    s.add_argument("--target", type=float, default=None,
+                   help="instead: per layer, the cheapest mix of candidates and dense (by measured time) whose "
+                        "mean recall reaches this, e.g. 0.96")
     s.set_defaults(fn=_cmd_search)

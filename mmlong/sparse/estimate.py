@@ -81,3 +81,70 @@ def pooled_block_scores(q: torch.Tensor, k: torch.Tensor, block: int, scale: flo
     qm, km = qp.sum(1) / cnt, kp.sum(1) / cnt
     s = (qm @ km.T) * scale
     return s.masked_fill(torch.ones(nb, nb, dtype=torch.bool).triu(1), float("-inf"))
+
+
+def sampled_block_mass(q: torch.Tensor, k: torch.Tensor, block: int, samples: int, scale: float,
+                       chunk_blocks: int = 32) -> torch.Tensor:
+    """Attention mass per (query block, key block), estimated from a few exact query rows per block.
+
+    For query block b (rows ``[b*block, (b+1)*block)``), ``samples`` rows spread evenly through
+    the block, the last row included, get their exact causal softmax over all keys; the mass is
+    summed per key block and averaged over the sampled rows. Query blocks are scored
+    ``chunk_blocks`` at a time against only the keys they can see.
+
+    Worked example (block 4, samples 2, L = 8): query block 1 samples rows 5 and 7; row 5 sees
+    keys 0..5, so its mass lands in key blocks 0 and 1; entry [1, 1] is the mean of both rows'
+    mass on keys 4..7 (row 5 on keys 4, 5 only).
+
+    Args:
+        q: (L, D) queries, k: (L, D) keys (after the rotary embedding), float32.
+        block: query and key block size.
+        samples: sampled rows per query block (clamped to the block).
+        scale: softmax scale.
+        chunk_blocks: query blocks scored per matmul.
+
+    Returns:
+        (nb, nb) float32, nb = ceil(L / block); rows sum to 1; entries above the diagonal are 0.
+    """
+    L, D = q.shape
+    nb = -(-L // block)
+    s = max(1, min(samples, block))
+    offs = torch.tensor([(j + 1) * block // s - 1 for j in range(s)])
+    rows = (torch.arange(nb)[:, None] * block + offs[None, :]).clamp(max=L - 1)  # (nb, s)
+    kp = torch.nn.functional.pad(k.float(), (0, 0, 0, nb * block - L))  # keys >= L are masked below
+    qs = q.float()[rows.flatten()] * scale  # (nb * s, D)
+    out = torch.zeros(nb, nb)
+    for b0 in range(0, nb, chunk_blocks):
+        b1 = min(nb, b0 + chunk_blocks)
+        r = rows[b0:b1].flatten()
+        kend = b1 * block
+        sc = qs[b0 * s:b1 * s] @ kp[:kend].T  # (n, kend)
+        tail = sc[:, b0 * block:]  # only keys of this chunk's own blocks can lie after a row
+        tail.masked_fill_(torch.arange(b0 * block, kend)[None, :] > r[:, None], float("-inf"))
+        sc.sub_(sc.amax(1, keepdim=True)).exp_()
+        mass = sc.view(len(r), b1, block).sum(-1)
+        mass.div_(mass.sum(1, keepdim=True))
+        out[b0:b1, :b1] = mass.view(b1 - b0, s, b1).mean(1)
+    return out
+
+
+def cover_blocks(mass: torch.Tensor, p: float, forced: torch.Tensor) -> torch.Tensor:
+    """Per query block, the fewest key blocks whose mass reaches ``p``, the ``forced`` ones first.
+
+    Args:
+        mass: (nb, nb) block mass (rows sum to about 1, zero above the diagonal).
+        p: mass to cover per row, in (0, 1].
+        forced: (nb, nb) bool blocks always kept (e.g. the first block and the diagonal).
+
+    Returns:
+        (nb, nb) bool kept blocks. Example: mass row [0.5, 0.1, 0.3, 0.1], forced {3}, p 0.8
+        keeps blocks 3 (0.1), 0 (0.6), 2 (0.9): the forced mass counts towards p.
+    """
+    m = mass.masked_fill(forced, 0.0)
+    base = (mass * forced).sum(1, keepdim=True)
+    vals, idx = torch.sort(m, dim=1, descending=True)
+    before = base + vals.cumsum(1) - vals  # mass already covered before taking each block
+    take = (before < p) & (vals > 0)
+    kept = torch.zeros_like(forced)
+    kept.scatter_(1, idx, take)
+    return kept | forced

@@ -43,6 +43,10 @@ from mmlong.sparse.patterns.base import Budgets
 NAME = "mmlong_sparse"
 _ATTR = "_mmlong_sparse"
 METHODS = ("mminference",)
+# Prompts shorter than this stay dense. Measured on the 2-core CPU with SmolLM2-135M's real
+# attention and searched patterns (python benchmarks/sparse_prefill.py): sparse ran 0.94x dense
+# at 4k tokens and 1.16x at 16k, so 16k is the shortest length measured to win.
+MIN_LEN = 16384
 
 
 @dataclass(eq=False)
@@ -209,7 +213,7 @@ def install(model, state: SparseState):
     return state
 
 
-def apply_prefill(model, method: str = "mminference", patterns=None, *, default="dense", min_len: int = 8192,
+def apply_prefill(model, method: str = "mminference", patterns=None, *, default="dense", min_len: int = MIN_LEN,
                   kernel: str = "gather", **budgets):
     """Use sparse attention for the prefill of ``model`` (in place); returns the model.
 
@@ -221,7 +225,8 @@ def apply_prefill(model, method: str = "mminference", patterns=None, *, default=
             :mod:`mmlong.sparse.search` for the schema), or one spec for every head of every
             layer (``"vs"``, ``{"type": "grid", "s": True}``); None = ``"vs"``.
         default: spec for layers a patterns file does not list.
-        min_len: prompts shorter than this stay dense.
+        min_len: prompts shorter than this stay dense (default ``MIN_LEN``, the length measured
+            to win on a 2-core CPU; measure your own machine with ``benchmarks/sparse_prefill.py``).
         kernel: ``"gather"`` (default) or ``"flex"`` (compiled FlexAttention).
         **budgets: :class:`~mmlong.sparse.patterns.base.Budgets` fields, e.g. ``local=512``.
 
@@ -300,6 +305,8 @@ def observe_prefill(model, on_call, run, *, layout=None) -> SparseState:
     ``on_call(layer, q, k, v, layout, scale)`` gets the rotated q (1, Hq, L, D), k and v
     (1, Hkv, L, D), the call's :class:`~mmlong.sparse.layout.SeqLayout` and the softmax scale;
     the layer's output is exact dense attention, so later layers see the model's own states.
+    An observer that computes that dense output itself (e.g. to time it) may return it,
+    (1, Hq, L, D); otherwise (None) it is computed here.
     Used by the pattern search and by quality checks that capture q / k / v.
 
     Args:
@@ -314,7 +321,9 @@ def observe_prefill(model, on_call, run, *, layout=None) -> SparseState:
     from mmlong.sparse.kernels.gather_sdpa import run_dense
 
     def fn(module, q, k, v, lay, scale):
-        on_call(int(module.layer_idx), q, k, v, lay, scale)
+        res = on_call(int(module.layer_idx), q, k, v, lay, scale)
+        if res is not None:
+            return res
         Hq, Hkv, n = q.shape[1], k.shape[1], q.shape[2]
         o, _ = run_dense(q[0].view(Hkv, Hq // Hkv, n, -1), k[0], v[0], scale)
         return o.reshape(1, Hq, n, -1)

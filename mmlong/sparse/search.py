@@ -9,6 +9,10 @@ more than ``min_delta`` (0.01), which favours the earlier, cheaper ones, and (mm
 only if it computes no more than ``max(max_density, density of the best)`` of the causal pairs.
 Grid candidates with ``v`` or ``h`` try phases {0, 1, g - 1} and keep the best.
 
+With a ``target`` recall the rule is instead a budget: per layer, each head gets a candidate or
+dense so that the layer's mean recall reaches the target at the least measured time
+(:mod:`mmlong.sparse.allocate`); heads where no candidate pays stay dense.
+
 Patterns JSON (``schema`` = ``"mmlong.sparse.patterns/1"``)::
 
     {"schema": "mmlong.sparse.patterns/1",
@@ -17,6 +21,7 @@ Patterns JSON (``schema`` = ``"mmlong.sparse.patterns/1"``)::
      "tokens": 1234,                      # its length
      "layout": {"length": 1234, "tokens": {"text": 60, "image": 0, "video": 1174}, "video_frame_tokens": [9]},
      "min_delta": 0.01, "max_density": 0.5,                  # the selection rule's knobs
+     "target": null,                                          # or a recall: the cheapest mix per layer
      "candidates": [{"type": "grid", ...}, ...],              # in search order
      "layers": {"0": {"0": {"type": "grid", "stride": "frame", "v": false, "h": false, "s": true,
                             "phase": null, "phases": 1, "local": 1024, "last_q": 64, "recall": 0.97},
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import torch
@@ -64,6 +70,10 @@ TEXT_CANDIDATES = (
     {"type": "vs", "vertical": 3000, "slash": 6096},
 )
 
+MASS_CANDIDATES = tuple([{"type": "block_mass", "p": p} for p in (0.8, 0.9, 0.95, 0.98)]
+                        + [{"type": "vs", "vertical": v, "slash": s} for v, s in ((1000, 512), (3000, 512), (3000, 1024))])
+"""For ``target`` searches on text: block_mass at rising mass and vertical-slash; the allocation adds dense."""
+
 
 def default_candidates(layout) -> list:
     """Video inputs: grid variants, A-shape, VS (+ boundary VS when visual spans are mixed); text: A-shape, VS."""
@@ -89,7 +99,8 @@ def _expand(spec: dict, layout) -> list[dict]:
 
 
 def search_heads(q: torch.Tensor, k: torch.Tensor, layout, candidates=None, *, scale: float, min_delta: float = 0.01,
-                 max_density: float = 0.5, budgets: Budgets | None = None) -> tuple[list, list, list]:
+                 max_density: float = 0.5, budgets: Budgets | None = None,
+                 target: float | None = None, cost: str = "time") -> tuple[list, list, list]:
     """Pick one pattern per query head of one layer.
 
     Args:
@@ -102,6 +113,12 @@ def search_heads(q: torch.Tensor, k: torch.Tensor, layout, candidates=None, *, s
             current best)`` of the causal pairs at this length (mmlong's addition: without it a
             VS candidate whose block-widened slashes cover everything wins on recall alone).
         budgets: run-time budgets applied to every candidate.
+        target: instead of the ordered rule above, choose per head among the candidates and
+            dense the cheapest mix whose mean recall over the layer's heads reaches ``target``
+            (:func:`mmlong.sparse.allocate.allocate`). A head's cost is the candidate's measured
+            time (estimate, plan and kernel) over dense's, shared out by the head's kernel pairs;
+            dense costs 1. ``cost="pairs"`` uses the kernel pairs alone (deterministic; it
+            ignores that estimating and gathering cost time).
 
     Returns:
         ``(best, recalls, densities)``: per head the chosen spec dict (with ``"recall"``), per
@@ -112,44 +129,68 @@ def search_heads(q: torch.Tensor, k: torch.Tensor, layout, candidates=None, *, s
     from mmlong.sparse.kernels.reference import recall_from_lse
     from mmlong.models.layout import token_arrays
 
+    if cost not in ("time", "pairs"):
+        raise MmlongError(f"search cost must be 'time' or 'pairs' (got {cost!r})")
     budgets = budgets or Budgets()
     cands = candidates if candidates is not None else default_candidates(layout)
     Hq, L, _ = q.shape
     arr = token_arrays(layout)
     rows = torch.arange(arr.visual_start if arr.visual_start < L else 0, L)
     dense = [parse_spec("dense")] * Hq
-    _, lse_all = run_plans(q, k, k, resolve_plans(q, k, layout, dense, budgets, scale), scale)
+    workers = torch.get_num_threads()  # as prefill_attention runs them, so measured costs are the run's
+    t0 = time.perf_counter()
+    _, lse_all = run_plans(q, k, k, resolve_plans(q, k, layout, dense, budgets, scale), scale, workers=workers)
+    t_dense = time.perf_counter() - t0
     recalls = [[0.0] * len(cands) for _ in range(Hq)]
+    costs = [[1.0] * len(cands) for _ in range(Hq)]
     densities = [0.0] * len(cands)
     causal = L * (L + 1) / 2
     chosen: list[list] = [[None, 0.0, 1.0] for _ in range(Hq)]  # spec, recall, density
+    picked = [[None] * len(cands) for _ in range(Hq)]
     for ci, cand in enumerate(cands):
         best_rec = torch.full((Hq,), -1.0)
         best_spec = [None] * Hq
         dens = 0.0
         for spec in _expand(cand, layout):
-            specs = [parse_spec(spec)] * Hq
+            pt, params = parse_spec(spec)
+            specs = [(pt, params)] * Hq
+            t0 = time.perf_counter()
             plans = resolve_plans(q, k, layout, specs, budgets, scale)
-            _, lse = run_plans(q, k, k, plans, scale)
+            _, lse = run_plans(q, k, k, plans, scale, workers=workers)
+            t_cand = time.perf_counter() - t0
             rec = recall_from_lse(lse, lse_all, rows)
-            dens = max(dens, sum(p.pairs() for p in plans) / (Hq * causal))
+            head_dens = [p.pairs() / causal for p in plans]
+            mean_dens = sum(head_dens) / Hq
+            dens = max(dens, mean_dens)
             for h in range(Hq):
                 if rec[h] > best_rec[h]:
                     best_rec[h], best_spec[h] = rec[h], spec
+                    # the candidate's measured time against dense, shared out by each head's pairs
+                    costs[h][ci] = (t_cand / t_dense * head_dens[h] / max(mean_dens, 1e-9) if cost == "time"
+                                    else head_dens[h])
         densities[ci] = round(dens, 4)
         for h in range(Hq):
             r = float(best_rec[h])
             recalls[h][ci] = round(r, 6)
+            picked[h][ci] = best_spec[h]
             first = chosen[h][0] is None
             if first or (r - chosen[h][1] > min_delta and dens <= max(max_density, chosen[h][2])):
                 chosen[h] = [best_spec[h], r, dens]
+    if target is not None:
+        from mmlong.sparse.allocate import allocate
+
+        opts = [[(costs[h][ci], recalls[h][ci]) for ci in range(len(cands))] + [(1.0, 1.0)] for h in range(Hq)]
+        pick = allocate(opts, target)
+        dense_spec = spec_dict(*parse_spec("dense"))
+        chosen = [[picked[h][i], recalls[h][i], 0.0] if i < len(cands) else [dense_spec, 1.0, 1.0]
+                  for h, i in enumerate(pick)]
     best = [{**spec, "recall": round(r, 6)} for spec, r, _ in chosen]
     return best, recalls, densities
 
 
 def search_patterns(model, inputs: dict, *, candidates=None, min_delta: float = 0.01, max_density: float = 0.5,
                     max_tokens: int = 25000, model_name: str | None = None, sample: str | None = None,
-                    layers=None) -> dict:
+                    layers=None, target: float | None = None) -> dict:
     """Run ``model`` once on ``inputs`` with dense attention and search every layer's heads.
 
     Args:
@@ -160,6 +201,7 @@ def search_patterns(model, inputs: dict, *, candidates=None, min_delta: float = 
         max_tokens: refuse longer samples (the search runs every candidate at full length).
         model_name, sample: recorded in the JSON.
         layers: optional set of layer indices to search (others are left out of the JSON).
+        target: per-layer mean recall to reach at the least cost (see :func:`search_heads`).
 
     Returns:
         The patterns dict (schema in the module doc).
@@ -178,7 +220,7 @@ def search_patterns(model, inputs: dict, *, candidates=None, min_delta: float = 
     def search(layer, q, k, v, layout, scale):
         if layers is None or layer in layers:
             results[layer] = search_heads(q[0], k[0], layout, candidates, scale=scale, min_delta=min_delta,
-                                          max_density=max_density)
+                                          max_density=max_density, target=target)
 
     state = observe_prefill(model, search, lambda: model(**inputs))
     if not results:
@@ -187,7 +229,7 @@ def search_patterns(model, inputs: dict, *, candidates=None, min_delta: float = 
     cands = candidates if candidates is not None else default_candidates(layout)
     return {
         "schema": SCHEMA, "model": model_name, "sample": sample, "tokens": int(L), "layout": layout.describe(),
-        "min_delta": min_delta, "max_density": max_density,
+        "min_delta": min_delta, "max_density": max_density, "target": target,
         "candidates": [spec_dict(*parse_spec(c)) for c in cands],
         "layers": {str(li): {str(h): s for h, s in enumerate(best)} for li, (best, _, _) in sorted(results.items())},
         "recalls": {str(li): {str(h): r for h, r in enumerate(rec)} for li, (_, rec, _) in sorted(results.items())},

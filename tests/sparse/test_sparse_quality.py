@@ -89,11 +89,25 @@ def test_smollm2_vs_estimate_beats_a_static_window_of_equal_cost(smollm2_qkv):
     assert d_vs < d_a and float(r_vs.mean()) > float(r_a.mean()) + 0.03  # observed 0.96 @ 0.34 vs 0.89 @ 0.67
 
 
+def test_smollm2_block_mass_recall_follows_p(smollm2_qkv):
+    """Sampling 4 rows per 64-row block predicts the block's mass on real attention: recall ~ p."""
+    lay = None
+    for layer, (q, k, v, scale) in smollm2_qkv.items():
+        lay = lay or SeqLayout.text(q.shape[2])
+        got = []
+        for p in (0.8, 0.95):
+            rec, cos, dens = quality(q, k, v, lay, {"type": "block_mass", "p": p, "block": 64, "samples": 4}, scale)
+            got.append((float(rec.mean()), dens))
+            assert p - 0.04 <= float(rec.mean()) <= 1.0 and dens < 0.9, (layer, p, float(rec.mean()), dens)
+        assert got[0][1] < got[1][1] and got[0][0] < got[1][0]  # more mass costs more pairs
+
+
 def test_smollm2_fast_kernel_equals_reference_on_real_qk(smollm2_qkv):
     q, k, v, scale = smollm2_qkv[3]
     q, k, v = q[:, :3, :768], k[:, :1, :768], v[:, :1, :768]
     lay = SeqLayout.text(768)
-    for pat in ({"type": "vs", "vertical": 64, "slash": 128}, {"type": "block_sparse", "top_k": 4}):
+    for pat in ({"type": "vs", "vertical": 64, "slash": 128}, {"type": "block_sparse", "top_k": 4},
+                {"type": "block_mass", "p": 0.9, "block": 64}):
         o = prefill_attention(q, k, v, layout=lay, pattern=pat, scale=scale)
         r = prefill_attention(q, k, v, layout=lay, pattern=pat, scale=scale, kernel="reference")
         assert (o - r).abs().max() < 2e-5

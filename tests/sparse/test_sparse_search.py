@@ -95,11 +95,24 @@ def test_cli_search_writes_patterns(video, tmp_path, capsys):
     assert len(load_patterns(str(out))) == 2
 
 
+def test_cli_search_with_a_target_records_it(video, tmp_path, capsys):
+    out = tmp_path / "t.json"
+    assert main(["sparse", "search", "--model", "tiny:qwen2_5_vl", "--sample", video, "--out", str(out),
+                 "--frames", "8", "--target", "0.99"]) == 0
+    data = json.loads(out.read_text())
+    assert data["target"] == 0.99
+    for heads in data["layers"].values():
+        recs = [h["recall"] for h in heads.values()]
+        assert sum(recs) / len(recs) >= 0.99
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["sparse", "search", "--model", "tiny:qwen2_vl", "--sample", "/no/such.mp4", "--out", "x.json"], "does not exist"),
     (["sparse", "search", "--model", "tiny:nope", "--sample", "VIDEO", "--out", "x.json"], "unsupported model family"),
     (["sparse", "search", "--model", "tiny:qwen2_vl", "--sample", "VIDEO", "--out", "x.json", "--max-tokens", "10"],
      "max_tokens=10"),
+    (["sparse", "search", "--model", "tiny:qwen2_vl", "--sample", "VIDEO", "--out", "x.json", "--target", "1.5"],
+     "--target must be a recall"),
 ])
 def test_cli_errors_are_one_line(argv, needle, video, capsys):
     argv = [video if a == "VIDEO" else a for a in argv]

@@ -23,6 +23,7 @@ _OP = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 MASK_CHUNK = 128  # keys per chunk when deciding which columns need a mask
 MASK_CACHE = 64  # masks kept per part (same geometry -> same mask)
 _MARK = -(1 << 50)
+BIG_BLOCKS = 128 * 1024  # mean (query, key) pairs per block from which intra-op threads beat block threads
 
 
 def sdpa_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False, mask=None,
@@ -155,6 +156,8 @@ def run_parts(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, parts, scale: f
         workers: > 1 runs query blocks on that many Python threads, each with one intra-op
             thread (blocks are independent; SDPA releases the GIL). On a small shared CPU
             this avoids OpenMP teams stalling on a descheduled thread at every small call.
+            Parts whose blocks average ``BIG_BLOCKS`` pairs or more use intra-op threads
+            instead (measured: 128-row blocks against thousands of keys run faster so).
 
     Returns:
         ``(out (G, c, L, D), lse (G, c, L))`` in original row order; rows no part covers have
@@ -175,7 +178,7 @@ def run_parts(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, parts, scale: f
         po = torch.zeros(G, c, L, Dv)
         pl = torch.full((G, c, L), float("-inf"))
         nb = len(part.rows)
-        if workers > 1 and nb > 1:
+        if workers > 1 and nb > 1 and part.pairs() < BIG_BLOCKS * nb:
             from concurrent.futures import ThreadPoolExecutor
 
             def work(w: int) -> int:

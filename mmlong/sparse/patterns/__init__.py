@@ -12,6 +12,7 @@ a_shape        sinks + local window (+ dense trailing text)           no
 tri_shape      a_shape with at least ``n_last`` dense last rows       no
 vs             top vertical columns + top slash diagonals             yes
 block_sparse   top-k key blocks per query block (pooled q/k)          yes
+block_mass     key blocks covering mass p per query block (sampled)   yes
 grid           video lines by phase/stride (v, h, s) + sinks + local  phases
 q_boundary     vs per row modality                                    yes
 2d_boundary    vs per (row modality, key modality) quadrant           yes
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from mmlong.errors import MmlongError
-from mmlong.sparse.patterns import ashape, block, grid, vs
+from mmlong.sparse.patterns import ashape, block, block_mass, grid, vs
 from mmlong.sparse.patterns.base import Budgets, HeadCtx, HeadPlan, from_dict
 
 
@@ -51,6 +52,8 @@ PATTERNS: dict[str, PatternType] = {
                     vs.resolve_vs, lambda p: True),
         PatternType("block_sparse", "top-k key blocks per query block from mean-pooled q/k", block.BlockParams,
                     block.resolve_block, lambda p: True),
+        PatternType("block_mass", "fewest key blocks holding p of each query block's attention (sampled rows)",
+                    block_mass.BlockMassParams, block_mass.resolve_block_mass, lambda p: True),
         PatternType("grid", "video grid: phase lines (v), rows (h), same-phase lines (s) over frames; permuted",
                     grid.GridParams, grid.resolve_grid, grid.needs_estimate),
         PatternType("q_boundary", "vertical-slash per query modality", vs.VSParams, vs.resolve_q_boundary,
