@@ -7,7 +7,8 @@ joined copy). Any faster-whisper model name or local path works as well
 (``ASRSettings(model="small.en")`` when the user has it). With ``batch_size`` > 1 the speech
 found by faster-whisper's bundled Silero VAD is cut into chunks of up to 30 s that are
 decoded ``batch_size`` at a time (faster-whisper's ``BatchedInferencePipeline``); 1 decodes
-the audio window by window. A video with no audio track, or audio that cannot be decoded,
+the audio window by window. With ``screen_prompt`` the OCR text of the slide shown meanwhile
+is each stretch's prompt (:mod:`mmlong.silvr.asr_prompt`). A video with no audio track, or audio that cannot be decoded,
 yields no segments and a note instead of an error.
 """
 
@@ -33,11 +34,12 @@ class ASRSettings:
 
     model: str = "packaged:tiny.en"  # packaged:tiny.en | packaged:base | a faster-whisper name or path
     language: str | None = "en"  # None = detect
-    beam_size: int = 1  # 1 = greedy (fastest)
+    beam_size: int = 5  # 1 = greedy: a little less CPU, fewer names and digit strings heard right
     vad_filter: bool = True  # skip silence with faster-whisper's bundled Silero VAD
     compute_type: str = "int8"  # CTranslate2 compute type on CPU
     cpu_threads: int = 0  # 0 = CTranslate2's default
     batch_size: int = 8  # VAD chunks decoded together; 1 = window by window
+    screen_prompt: bool = False  # decode each stretch of audio with the text of the slide shown meanwhile as prompt
 
 
 def _package_dir(module: str, name: str) -> Path:
@@ -115,7 +117,7 @@ class ASRDescriber:
     """Transcribes the audio track into ``speech`` segments."""
 
     name = "asr"
-    version = 3
+    version = 4
 
     def __init__(self, settings: ASRSettings = ASRSettings(), device: str = "cpu", cache_dir: str | None = None):
         self.settings, self.device, self.cache_dir = settings, device, cache_dir
@@ -139,7 +141,50 @@ class ASRDescriber:
                                   "name or path, or install mmlong[asr]") from None
         return self._model
 
-    def describe(self, path: str, progress=None) -> Transcript:
+    @property
+    def uses_screen(self) -> bool:
+        """True when stage 1 must hand :meth:`describe` the OCR segments (they become prompts)."""
+        return self.settings.screen_prompt
+
+    def _transcribe(self, model, path: str, duration: float, screen, progress) -> list[Segment]:
+        """Speech sentences of ``path``; with ``screen`` segments, piece by piece with the slides' prompts."""
+        st = self.settings
+        kw = {"batch_size": st.batch_size} if st.batch_size > 1 else {}
+        common = dict(language=st.language, beam_size=st.beam_size, vad_filter=st.vad_filter,
+                      condition_on_previous_text=False, word_timestamps=True, **kw)
+        if not screen:
+            pieces_, _info = model.transcribe(path, **common)
+            segs = []
+            for p in pieces_:
+                segs.extend(sentences(p))
+                if progress:
+                    progress(min(float(p.end), duration), duration)
+            return segs
+        from faster_whisper.audio import decode_audio
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        from mmlong.silvr.asr_prompt import pieces
+
+        rate = 16000
+        audio = decode_audio(path, sampling_rate=rate)  # (samples,) float32 mono
+        duration = len(audio) / rate
+        # the same voice-activity options the batched pipeline uses, to find silences to cut at
+        speech = [(v["start"] / rate, v["end"] / rate) for v in
+                  get_speech_timestamps(audio, VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160))]
+        segs = []
+        for pc in pieces(screen, speech, duration):
+            if not any(a < pc.end and b > pc.start for a, b in speech):
+                continue  # silence only
+            got, _info = model.transcribe(audio[int(pc.start * rate):int(pc.end * rate)], initial_prompt=pc.prompt,
+                                          **common)
+            for p in got:
+                segs.extend(Segment(s.start + pc.start, s.end + pc.start, s.text, s.source) for s in sentences(p))
+            if progress:
+                progress(min(pc.end, duration), duration)
+        return segs
+
+    def describe(self, path: str, progress=None, screen: tuple[Segment, ...] = ()) -> Transcript:
+        """Speech segments of ``path``; ``screen``: its OCR segments, used as prompts when ``screen_prompt``."""
         from mmlong.video import open as open_video
 
         with open_video(path) as src:
@@ -148,15 +193,7 @@ class ASRDescriber:
             return Transcript(duration, (), ("speech: skipped, the video has no audio track",), {"asr": self.key()})
         model, st = self._load(), self.settings
         try:
-            kw = {"batch_size": st.batch_size} if st.batch_size > 1 else {}
-            pieces, _info = model.transcribe(path, language=st.language, beam_size=st.beam_size,
-                                             vad_filter=st.vad_filter, condition_on_previous_text=False,
-                                             word_timestamps=True, **kw)
-            segs = []
-            for p in pieces:
-                segs.extend(sentences(p))
-                if progress:
-                    progress(min(float(p.end), duration), duration)
+            segs = self._transcribe(model, path, duration, screen if st.screen_prompt else (), progress)
         except Exception as exc:  # noqa: BLE001 - unreadable audio must not abort the video
             return Transcript(duration, (), (f"speech: skipped, the audio could not be decoded ({first_line(exc)})",),
                               {"asr": self.key()})

@@ -118,15 +118,19 @@ class SilvrPipeline:
         total, timings = None, {}
         for d in self.describers:
             t0 = time.perf_counter()
-            got = self.cache.get(vh, d.key())
+            key, kw = d.key(), {}
+            if getattr(d, "uses_screen", False):  # its output depends on the OCR text it is given
+                kw["screen"] = total.of("screen") if total is not None else ()
+                key = {**key, "screen_from": total.settings.get("ocr") if total is not None else None}
+            got = self.cache.get(vh, key)
             if got is None:
                 bar = _bar(f"stage 1: {d.name}", self.progress)
                 try:
-                    got = d.describe(video, progress=bar)
+                    got = d.describe(video, progress=bar, **kw)
                 finally:  # an error line must not land on the same line as an unfinished bar
                     if bar:
                         bar.close()
-                self.cache.put(vh, d.key(), got)
+                self.cache.put(vh, key, got)
             timings[f"{d.name}_s"] = time.perf_counter() - t0
             total = got if total is None else total.merged(got)
         if total is None:
