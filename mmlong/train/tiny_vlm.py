@@ -106,7 +106,8 @@ def train_tiny_vlm(pos: str, out: str | Path, *, data: str | Path | None = None,
         pos: the position scheme to train with.
         out: the run folder (stages, checkpoints, logs, ``model/``); an unfinished run resumes.
         data: a ``mmlong data vniah`` folder to train on in one stage of ``steps`` steps instead
-            of the curriculum (whose videos are written to ``OUT/data/STAGE``).
+            of the curriculum (whose videos are written to ``OUT/data/STAGE``, in as many
+            processes as torch has threads).
         length: the training length L in seconds (= frames at 1 fps).
         seed: the model's initial weights and the data order; stage k's videos use seed
             ``100 * seed + 1 + k`` on the training stream (never an eval video).
@@ -119,6 +120,8 @@ def train_tiny_vlm(pos: str, out: str | Path, *, data: str | Path | None = None,
         ``[{"name", "steps", "loss", "seconds"}]``.
     """
     import time
+
+    import torch
 
     from mmlong.data.vniah import write_dataset
     from mmlong.models.hub import load_model
@@ -151,7 +154,7 @@ def train_tiny_vlm(pos: str, out: str | Path, *, data: str | Path | None = None,
                     print(f"stage {st.name}: writing {st.videos} videos of {'/'.join(map(str, st.seconds(length)))} s "
                           f"({', '.join(st.kinds)}) ...", flush=True)
                 write_dataset(jsonl.parent, st.videos, length=st.seconds(length), kinds=st.kinds,
-                              seed=100 * seed + TRAIN_SEED_OFFSET + k)
+                              seed=100 * seed + TRAIN_SEED_OFFSET + k, workers=torch.get_num_threads())
         if echo:
             print(f"stage {k + 1}/{len(curriculum)} {st.name}: {st.steps} steps", flush=True)
         t0 = time.perf_counter()
