@@ -61,7 +61,7 @@ def synth_calibrate(args):
     from mmlong.data.synth_attention import SCALE, grid_qkv
 
     g = args.g
-    q, k, _, lay = grid_qkv((args.calib_synth - 128) // g, g, heads=args.heads, kv_heads=args.kv_heads, dim=args.dim,
+    q, k, _, lay = grid_qkv((args.synthetic_calib - 128) // g, g, heads=args.heads, kv_heads=args.kv_heads, dim=args.dim,
                             seed=1)
     t = time.perf_counter()
     best, recalls, dens = search_heads(q[0], k[0], lay, list(VIDEO_CANDIDATES), scale=SCALE,
@@ -200,7 +200,7 @@ def text_e2e_row(model, tok, patterns, N: int) -> dict:
             "dense_s": round(r["dense_s"], 2), "sparse_s": round(r["sparse_s"], 2)}
 
 
-VIDEO_MODEL, VIDEO_TRAIN_S = "tiny-vniah:native", 16
+VIDEO_MODEL = "tiny-vniah:native"
 
 
 def _vniah_accuracy(out: Path, seconds: int, docs: int, sparse: bool) -> dict:
@@ -228,7 +228,9 @@ def video_rows(args) -> list[dict]:
     from mmlong.models.vision_inputs import model_inputs
     from mmlong.sparse.measure import attention_sweep
 
-    seconds = VIDEO_TRAIN_S * args.video_scale
+    from mmlong.models.hub import trained_setup
+
+    seconds = int(trained_setup(VIDEO_MODEL)["length"]) * args.video_scale  # its recorded training length
     work = args.cache / f"vniah_sparse_{seconds}s"
     acc = {m: _vniah_accuracy(work / m, seconds, args.video, m == "sparse") for m in ("dense", "sparse")}
     doc = draw_doc("what", length=seconds, depth=0.5, rng=random.Random(12345))
@@ -328,15 +330,15 @@ def main():
         args.budget_kw = {"local": args.local} if args.local else {}
         args.budgets = args.budget_kw or None
         args.e2e_pattern = {"type": "grid", "v": False, "s": True}
-        args.calib_synth = args.synthetic_calib
-        specs = None
+        specs: list = []  # searched once, on the first length not already logged
+
+        def synth_specs():
+            if not specs:
+                specs.append(synth_calibrate(args)[0])
+            return specs[0]
+
         for n in syn:
-            if f"synthetic-attn-{n}" in done:
-                rows.extend(done[f"synthetic-attn-{n}"]["rows"])
-                continue
-            if specs is None:
-                specs, _ = synth_calibrate(args)
-            run(f"synthetic-attn-{n}", lambda n=n: synth_attention_row(n, specs, args))
+            run(f"synthetic-attn-{n}", lambda n=n: synth_attention_row(n, synth_specs(), args))
         if args.synthetic_e2e:
             run(f"synthetic-e2e-{args.synthetic_e2e}", lambda: synth_e2e_row(args.synthetic_e2e, args))
     print(json.dumps({

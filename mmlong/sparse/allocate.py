@@ -1,8 +1,7 @@
 """Per-head pattern choice under a recall target: the cheapest mix whose mean recall reaches it.
 
-Each head of a layer has options (a candidate pattern, or dense) with a measured recall and an
-estimated cost (the share of causal pairs its kernel computes plus its estimate's share, dense
-= 1). :func:`allocate` picks one option per head so that the mean recall over the heads is at
+Each head of a layer has options (a candidate pattern, or dense) with a measured recall and a
+cost relative to dense (= 1; the search measures it, see :func:`mmlong.sparse.search.search_heads`). :func:`allocate` picks one option per head so that the mean recall over the heads is at
 least ``target`` at the lowest total cost: every head starts on its cheapest option, and the
 upgrade with the most recall gained per cost added (over the heads' lower convex hulls) is
 taken until the target is met. Heads where sparse does not pay end on dense.

@@ -24,6 +24,8 @@ def _cmd_search(args) -> int:
     from mmlong.paths import check_output_file
     from mmlong.video import open as open_video
 
+    if args.target is not None and not 0.0 < args.target <= 1.0:
+        raise MmlongError(f"--target must be a recall in (0, 1] (got {args.target}), e.g. 0.96")
     if not os.path.exists(args.sample):
         raise MmlongError(f"sample {args.sample!r} does not exist; pass a video file")
     check_output_file(args.out, "--out")
@@ -32,8 +34,6 @@ def _cmd_search(args) -> int:
     pipe = mmlong.load(args.model, route="direct", device="cpu", dtype="float32", frames=from_args(args))
     model = pipe.model
     inputs = model_inputs(pipe.inputs(args.question, video=args.sample))
-    if args.target is not None and not 0.0 < args.target <= 1.0:
-        raise MmlongError(f"--target must be a recall in (0, 1] (got {args.target}), e.g. 0.96")
     data = search_patterns(model, inputs, min_delta=args.min_delta, max_density=args.max_density,
                            max_tokens=args.max_tokens, target=args.target,
                            model_name=args.model, sample=os.path.basename(args.sample))

@@ -50,6 +50,9 @@ def extend_rope(model, length: int, method: str = "yarn") -> float:
     return factor
 
 
+_PROSE: dict = {}  # tokenizer name -> (1, n) ids of the prose, tokenized once
+
+
 def _prose_tokens(tok) -> torch.Tensor:
     import pydoc_data.topics as topics
 
@@ -58,9 +61,6 @@ def _prose_tokens(tok) -> torch.Tensor:
         text = "\n\n".join(topics.topics[k] for k in sorted(topics.topics))
         _PROSE[key] = tok(text, return_tensors="pt").input_ids
     return _PROSE[key]
-
-
-_PROSE: dict = {}
 
 
 def prose_length(tok) -> int:
@@ -91,8 +91,8 @@ def attention_sweep(model, ids, patterns, *, budgets=None, layers=None) -> list[
         ids: (1, L) input ids of a text prompt (run through the decoder stack alone, as text),
             or a dict of model inputs (a Qwen-VL prompt with its video: the modality layout is
             read from them).
-        patterns: ``{layer: [spec per head]}`` (:func:`~mmlong.sparse.search.load_patterns`),
-            a patterns JSON path / dict, or one spec for every head.
+        patterns: a patterns JSON path / dict (layers it does not list run dense), or one spec
+            for every head (:func:`~mmlong.sparse.patch.layer_patterns`).
         budgets: :class:`~mmlong.sparse.patterns.base.Budgets` fields (dict) or None.
         layers: measure only these layers (others run dense, untimed); None = all.
 
@@ -105,9 +105,9 @@ def attention_sweep(model, ids, patterns, *, budgets=None, layers=None) -> list[
     from mmlong.sparse.kernels.gather_sdpa import run_dense
     from mmlong.sparse.kernels.reference import recall_from_lse
     from mmlong.sparse.layout import SeqLayout
-    from mmlong.sparse.patch import observe_prefill
+    from mmlong.sparse.patch import layer_patterns, observe_prefill, text_decoder
 
-    specs_of = _specs_getter(patterns)
+    layer_specs, default = layer_patterns(patterns)
     text = isinstance(ids, torch.Tensor)
     L = (ids if text else ids["input_ids"]).shape[1]
     out: list[dict] = []
@@ -117,7 +117,7 @@ def attention_sweep(model, ids, patterns, *, budgets=None, layers=None) -> list[
         td, (od, ld) = _timed(lambda: run_dense(q[0].view(Hkv, Hq // Hkv, L, -1), k[0], v[0], scale))
         if layers is not None and layer not in layers:
             return od.reshape(1, Hq, L, -1)
-        specs = specs_of(layer, Hq)
+        specs = layer_specs.get(layer, default)
         st: dict = {}
         ts, (_, ls) = _timed(lambda: prefill_attention(q, k, v, layout=layout, pattern=specs, budgets=budgets,
                                                        scale=scale, return_lse=True, stats=st))
@@ -129,28 +129,11 @@ def attention_sweep(model, ids, patterns, *, budgets=None, layers=None) -> list[
         return od.reshape(1, Hq, L, -1)
 
     if text:
-        observe_prefill(model, on_call, lambda: text_stack(model)(input_ids=ids, use_cache=False),
+        observe_prefill(model, on_call, lambda: text_decoder(model)(input_ids=ids, use_cache=False),
                         layout=SeqLayout.text(L))
     else:
         observe_prefill(model, on_call, lambda: model(**ids, use_cache=False))
     return out
-
-
-def text_stack(model):
-    """The decoder stack without the LM head (``model.model`` of a causal LM): long prompts never
-    materialise (L, vocab) logits."""
-    return getattr(model, "model", model)
-
-
-def _specs_getter(patterns):
-    from mmlong.sparse.search import load_patterns
-
-    if isinstance(patterns, dict) and "schema" in patterns or isinstance(patterns, str) and patterns.endswith(".json"):
-        layer_specs = load_patterns(patterns)
-        return lambda layer, n: layer_specs.get(layer, "dense")
-    if isinstance(patterns, dict) and all(isinstance(k, int) for k in patterns):
-        return lambda layer, n: patterns.get(layer, "dense")
-    return lambda layer, n: patterns
 
 
 def next_token_argmax(model, hidden: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
@@ -167,9 +150,11 @@ def end_to_end(model, ids: torch.Tensor, patterns, *, budgets=None) -> dict:
     the final hidden states), ``sparse_calls`` (attention calls that took the sparse path).
     """
     from mmlong.sparse.layout import SeqLayout
-    from mmlong.sparse.patch import apply_prefill, current, fixed_layout, remove_prefill
+    from mmlong.sparse.patch import apply_prefill, current, fixed_layout, remove_prefill, text_decoder
 
-    stack = text_stack(model)  # called directly, so the layout hook on the top module does not fire: pin it
+    # The decoder alone: long prompts never materialise (L, vocab) logits. Called directly, the
+    # layout hook on the top module does not fire, so the layout is pinned below.
+    stack = text_decoder(model)
     with torch.no_grad():
         td, hd = _timed(lambda: stack(input_ids=ids, use_cache=False).last_hidden_state)
         ref = next_token_argmax(model, hd)

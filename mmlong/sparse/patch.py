@@ -237,8 +237,6 @@ def apply_prefill(model, method: str = "mminference", patterns=None, *, default=
     ``{"patterns": "patterns.json", "local": 512}``; ``remove_prefill(model)`` undoes it.
     """
     from mmlong.sparse.api import KERNELS
-    from mmlong.sparse.patterns import parse_spec
-    from mmlong.sparse.search import load_patterns
 
     if method not in METHODS:
         raise MmlongError(f"unknown sparse prefill method {method!r}; choose one of: {', '.join(METHODS)}")
@@ -247,6 +245,21 @@ def apply_prefill(model, method: str = "mminference", patterns=None, *, default=
     if not isinstance(min_len, int) or min_len < 0:
         raise MmlongError(f"min_len must be an int >= 0 (got {min_len!r})")
     bud = Budgets.from_kwargs(**budgets)
+    layer_specs, default = layer_patterns(patterns, default)
+    install(model, SparseState(method, layer_specs, default, bud, min_len, kernel))
+    return model
+
+
+def layer_patterns(patterns, default="dense") -> tuple[dict[int, list], object]:
+    """``(layer -> per-head specs, spec for the other layers)`` from what :func:`apply_prefill` takes.
+
+    ``patterns``: a patterns JSON path or dict (its layers; the rest get ``default``), one spec
+    for every head of every layer (``"vs"``, ``{"type": "grid", ...}``), or None (= ``"vs"``).
+    Every spec is validated (:class:`MmlongError` on a bad one).
+    """
+    from mmlong.sparse.patterns import parse_spec
+    from mmlong.sparse.search import load_patterns
+
     if patterns is None:
         patterns = "vs"
     if isinstance(patterns, str) and not (patterns.endswith(".json") or os.path.exists(patterns)):
@@ -259,8 +272,7 @@ def apply_prefill(model, method: str = "mminference", patterns=None, *, default=
         layer_specs = load_patterns(patterns)
     if isinstance(default, (str, dict)):
         parse_spec(default)
-    install(model, SparseState(method, layer_specs, default, bud, min_len, kernel))
-    return model
+    return layer_specs, default
 
 
 def remove_prefill(model):

@@ -7,20 +7,8 @@ from mmlong.errors import MmlongError
 from mmlong.sparse.measure import attention_sweep, end_to_end, extend_rope, prose_ids, prose_length
 
 
-@pytest.fixture(scope="module")
-def tiny_lm():
-    import transformers as T
-
-    cfg = T.LlamaConfig(vocab_size=97, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
-    torch.manual_seed(0)
-    model = T.LlamaForCausalLM._from_config(cfg, attn_implementation="sdpa").eval()
-    ids = torch.randint(0, 97, (1, 300))
-    return model, ids
-
-
-def test_sweep_dense_pattern_is_exact_on_every_layer(tiny_lm):
-    model, ids = tiny_lm
+def test_sweep_dense_pattern_is_exact_on_every_layer(tiny_llama):
+    model, ids = tiny_llama
     rows = attention_sweep(model, ids, "dense")
     assert [r["layer"] for r in rows] == [0, 1]
     for r in rows:
@@ -28,8 +16,8 @@ def test_sweep_dense_pattern_is_exact_on_every_layer(tiny_lm):
         assert r["dense_heads"] == 4 and len(r["head_recall"]) == 4
 
 
-def test_sweep_sparse_recall_below_one_and_full_mass_exact(tiny_lm):
-    model, ids = tiny_lm
+def test_sweep_sparse_recall_below_one_and_full_mass_exact(tiny_llama):
+    model, ids = tiny_llama
     part = attention_sweep(model, ids, {"type": "block_mass", "p": 0.5, "block": 32, "samples": 4})
     full = attention_sweep(model, ids, {"type": "block_mass", "p": 1.0, "block": 32, "samples": 4})
     assert all(0.3 < r["recall"] < 0.999 and r["density"] < 1.0 for r in part)
@@ -38,8 +26,8 @@ def test_sweep_sparse_recall_below_one_and_full_mass_exact(tiny_lm):
     assert [r["layer"] for r in only] == [1]
 
 
-def test_end_to_end_agreement(tiny_lm):
-    model, ids = tiny_lm
+def test_end_to_end_agreement(tiny_llama):
+    model, ids = tiny_llama
     exact = end_to_end(model, ids, {"type": "block_mass", "p": 1.0, "block": 32, "samples": 4})
     assert exact["agreement"] == 1.0 and exact["dense_s"] > 0 and exact["sparse_s"] > 0
     assert exact["cos_last_hidden"] > 0.99999 and exact["sparse_calls"] == 2

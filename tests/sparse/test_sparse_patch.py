@@ -93,14 +93,8 @@ def test_left_padded_batch(video):
     assert (got[m] - ref[m]).abs().max() < 1e-4
 
 
-def test_causal_lm_text_only_with_vs():
-    import transformers as T
-
-    cfg = T.LlamaConfig(vocab_size=100, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024)
-    torch.manual_seed(0)
-    model = T.LlamaForCausalLM._from_config(cfg, attn_implementation="sdpa").eval()
-    ids = torch.randint(0, 100, (1, 300))
+def test_causal_lm_text_only_with_vs(tiny_llama):
+    model, ids = tiny_llama
     with torch.no_grad():
         ref = model(input_ids=ids).logits
         apply_prefill(model, patterns={"type": "vs", "vertical": 10**6, "slash": 10**6}, min_len=0)

@@ -56,7 +56,6 @@ def block_runs(kept: torch.Tensor, block: int, length: int) -> list[list[tuple[i
 
     Example: ``block_runs(tensor([[1, 0, 1, 1]]).bool(), 4, 14) == [[(0, 4), (8, 14)]]``.
     """
-    nb = kept.shape[1]
     edge = torch.diff(torch.nn.functional.pad(kept.to(torch.int8), (1, 1)), dim=1)  # +1 run start, -1 run end
     r0, c0 = (edge == 1).nonzero(as_tuple=True)
     _, c1 = (edge == -1).nonzero(as_tuple=True)  # same row order, so starts and ends pair up
