@@ -4,6 +4,10 @@ open_clip's ``encode_text`` adds the whole positional table, so its token ids mu
 ``context_length`` long; :func:`pad_ids` pads (id 0, as CLIP's tokenizer) or refuses longer
 input. transformers takes any length up to ``max_position_embeddings``. Both pool at the EOT
 token (the largest id for OpenAI-layout models), so padding after it never changes a feature.
+
+Under the causal mask the EOT feature depends only on the tokens up to it, so for an
+OpenAI-layout open_clip ``CLIP`` :func:`text_features` runs the text tower on the first
+``max(EOT index) + 1`` columns only (exact; a 20-token caption costs 21 positions, not 77).
 """
 
 from __future__ import annotations
@@ -55,9 +59,37 @@ def text_features(model, ids, *, normalize: bool = False):
         else:  # CLIPTextModelWithProjection / CLIPTextModel
             out = model(input_ids=ids)
             x = out.text_embeds if hasattr(out, "text_embeds") else out.pooler_output
+    elif _trimmable(model):
+        x = _encode_text_trimmed(model, pad_ids(model, ids))
     else:
         x = model.encode_text(pad_ids(model, ids))
     return F.normalize(x, dim=-1) if normalize else x
+
+
+def _trimmable(model) -> bool:
+    """An open_clip ``CLIP`` whose text tower is causal and pools at the largest id (the OpenAI layout)."""
+    return (getattr(model, "text_pool_type", None) == "argmax" and getattr(model, "attn_mask", None) is not None
+            and all(hasattr(model, a) for a in ("token_embedding", "positional_embedding", "transformer", "ln_final")))
+
+
+def _encode_text_trimmed(model, ids):
+    """``encode_text`` on ``ids[:, :n]``, ``n`` = last EOT column + 1: ``(B, T) -> (B, E)``.
+
+    Example: EOTs at columns 5 and 9 of a (2, 77) batch -> the tower runs on 10 positions with
+    the top-left 10 x 10 of the causal mask; both pooled rows equal the full forward's.
+    """
+    import torch
+
+    eot = ids.argmax(dim=-1)  # (B,) the pooled column
+    n = int(eot.max()) + 1
+    cast = model.transformer.get_cast_dtype()
+    x = model.token_embedding(ids[:, :n]).to(cast) + model.positional_embedding[:n].to(cast)
+    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:n, :n]))
+    x = x[torch.arange(len(ids), device=ids.device), eot]
+    proj = model.text_projection
+    if proj is None:
+        return x
+    return proj(x) if isinstance(proj, torch.nn.Module) else x @ proj
 
 
 def image_features(model, pixels, *, normalize: bool = False):

@@ -35,8 +35,12 @@ def _shape(shape: TinyClipShape | None, fields: dict) -> TinyClipShape:
     return dataclasses.replace(shape or TinyClipShape(), **fields)
 
 
-def tiny_open_clip(shape: TinyClipShape | None = None, *, seed: int = 0, **fields):
-    """An open_clip ``CLIP`` (QuickGELU, OpenAI layout) with random weights."""
+def tiny_open_clip(shape: TinyClipShape | None = None, *, seed: int = 0, position_std: float | None = 0.5, **fields):
+    """An open_clip ``CLIP`` (QuickGELU, OpenAI layout) with random weights.
+
+    ``position_std``: the text position table is drawn from N(0, position_std^2) (0.5 by default,
+    large, so that position effects are visible in tests); None keeps open_clip's own
+    initialisation (std 0.01), the one to train from scratch with."""
     import torch
 
     from mmlong.errors import require
@@ -50,8 +54,9 @@ def tiny_open_clip(shape: TinyClipShape | None = None, *, seed: int = 0, **field
                            image_size=s.image_size)
     text = CLIPTextCfg(context_length=s.context, vocab_size=s.vocab, width=s.width, heads=s.heads, layers=s.layers)
     model = CLIP(embed_dim=s.embed_dim, vision_cfg=vision, text_cfg=text, quick_gelu=True)
-    with torch.no_grad():  # open_clip initialises the tables small; random ones make position effects visible
-        model.positional_embedding.normal_(0, 0.5)
+    if position_std is not None:
+        with torch.no_grad():
+            model.positional_embedding.normal_(0, position_std)
     return model.eval()
 
 
