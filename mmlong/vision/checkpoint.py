@@ -236,12 +236,21 @@ def load_longclip(checkpoint, *, library: str = "open_clip", model=None, keep: i
 
 
 def convert_to_transformers(checkpoint, out_dir, *, keep: int = KEEP, heads=None) -> Path:
-    """Write a released checkpoint as a transformers folder (``CLIPModel.from_pretrained(out_dir)``,
-    no mmlong needed); returns the folder. Text over 77 tokens needs a tokenizer with
-    ``model_max_length=248`` (the config's ``max_position_embeddings`` is 248)."""
+    """Write a released checkpoint as a transformers folder (``CLIPModel.from_pretrained(out_dir)``
+    and ``AutoTokenizer.from_pretrained(out_dir)``, no mmlong needed); returns the folder.
+
+    A model with CLIP's 49408-token BPE vocabulary gets CLIP's tokenizer with
+    ``model_max_length`` = its text positions (248), built offline from open_clip's bundled BPE
+    (:mod:`mmlong.vision.hf_tokenizer`); a model with another vocabulary gets no tokenizer.
+    """
+    from mmlong.vision.hf_tokenizer import VOCAB_SIZE, clip_tokenizer
+
     model = load_longclip(checkpoint, library="transformers", keep=keep, heads=heads)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise MmlongError(f"{out} is a file; pass a folder to write the transformers model into")
     model.save_pretrained(out)
+    text = model.config.text_config
+    if text.vocab_size == VOCAB_SIZE:
+        clip_tokenizer(int(text.max_position_embeddings)).save_pretrained(out)
     return out

@@ -114,13 +114,13 @@ class PcmObjective:
 
     def loss(self, model, batch: dict, seed: int):
         from mmlong.vision.features import image_features, text_features
-        from mmlong.vision.pcm import pcm_loss
+        from mmlong.vision.pcm import gather_features, pcm_loss
 
         inner = getattr(model, "module", model)
         n = len(batch["pixels"])
         out = pcm_loss(image_features(inner, batch["pixels"]), text_features(inner, batch["long"]),
                        text_features(inner, batch["short"]), inner.logit_scale,
-                       components=self.components, short_weight=self.short_weight)
+                       components=self.components, short_weight=self.short_weight, gather=gather_features)
         return out["loss"] * n, n
 
 

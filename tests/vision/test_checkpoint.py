@@ -97,3 +97,37 @@ def test_bad_checkpoints_fail_in_one_line(released, tmp_path):
         load_longclip(tmp_path / "junk.pt")
     with pytest.raises(MmlongError, match="does not fit CLIP: missing"):
         load_longclip(state, model=tiny_open_clip(layers=3), heads=HEADS)
+
+
+SENTENCES = ["A red bus waits at the corner.", "Don't   stop: the café's naïve résumé costs $3.50!!",
+             "red circle, blue square, green triangle, white square.", "a long caption " * 120]
+
+
+def test_converted_folder_ships_clips_tokenizer_at_248(tmp_path):
+    """A checkpoint with CLIP's 49408-token vocabulary: AutoTokenizer reads the folder (no download),
+    allows 248 tokens and gives open_clip's ids (the 360-token sentence truncated, end token last)."""
+    import transformers
+    from open_clip.tokenizer import SimpleTokenizer
+
+    model = tiny_open_clip(width=32, layers=1, vocab=49408, seed=4)
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    state["positional_embedding"] = stretch_positional_embedding(state["positional_embedding"])
+    out = convert_to_transformers(state, tmp_path / "hf", heads=HEADS)
+    tok = transformers.AutoTokenizer.from_pretrained(out)
+    assert tok.model_max_length == 248
+    want = SimpleTokenizer(context_length=248)(SENTENCES)
+    for s, row in zip(SENTENCES, want):
+        got = tok(s, truncation=True)["input_ids"]
+        assert got == [int(i) for i in row if i != 0]
+    assert len(tok(SENTENCES[-1], truncation=True)["input_ids"]) == 248
+    batch = tok(SENTENCES[:2], padding="max_length", return_tensors="pt")["input_ids"]
+    hf = transformers.CLIPModel.from_pretrained(out).eval()
+    with torch.no_grad():  # padding with <|endoftext|> (hub) or 0 (open_clip) gives the same features
+        torch.testing.assert_close(hf.get_text_features(input_ids=batch).pooler_output,
+                                   hf.get_text_features(input_ids=want[:2]).pooler_output, rtol=0, atol=1e-5)
+
+
+def test_a_model_with_another_vocabulary_gets_no_tokenizer(released, tmp_path):
+    path, _ = released  # vocabulary of 1000 ids: CLIP's BPE would not fit it
+    out = convert_to_transformers(path, tmp_path / "hf", heads=HEADS)
+    assert (out / "config.json").is_file() and not (out / "tokenizer_config.json").exists()

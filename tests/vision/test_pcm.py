@@ -52,3 +52,63 @@ def test_pcm_refuses_a_single_image_and_bad_components():
         pcm_loss(torch.zeros(1, 4), torch.zeros(1, 4), torch.zeros(1, 4), torch.tensor(0.0))
     with pytest.raises(MmlongError, match="components"):
         pca_reconstruct(torch.zeros(3, 4), 0)
+
+
+def test_single_process_gather_gives_the_local_numbers_bit_for_bit():
+    from mmlong.vision.pcm import gather_features
+
+    g = torch.Generator().manual_seed(2)
+    img, lt, st = (torch.randn(8, 6, generator=g) for _ in range(3))
+    x = torch.randn(8, 6, generator=g)
+    assert gather_features(x) is x  # no process group: nothing gathered
+    torch.testing.assert_close(pca_reconstruct(x, 3, basis=x), pca_reconstruct(x, 3), rtol=0, atol=0)
+    a = pcm_loss(img, lt, st, torch.tensor(1.5), components=3)
+    b = pcm_loss(img, lt, st, torch.tensor(1.5), components=3, gather=gather_features)
+    for k in ("loss", "long", "short"):
+        assert a[k].item() == b[k].item()
+
+
+def test_basis_from_other_rows_sets_mean_and_directions():
+    x = torch.tensor([[1.0, 3.0], [2.0, -1.0]])
+    basis = torch.tensor([[0.0, 0.0], [4.0, 0.0], [0.0, 1.0], [4.0, 1.0]])  # mean (2, 0.5), main axis x
+    torch.testing.assert_close(pca_reconstruct(x, 1, basis=basis), torch.tensor([[1.0, 0.5], [2.0, 0.5]]),
+                               rtol=0, atol=1e-5)
+
+
+def _gather_worker(rank, world, init, rows, out_dir):
+    import torch.distributed as dist
+
+    from mmlong.vision.pcm import gather_features
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        full = torch.randn(sum(rows), 5, generator=torch.Generator().manual_seed(3))
+        lo = sum(rows[:rank])
+        local = full[lo:lo + rows[rank]].clone().requires_grad_(True)
+        got = gather_features(local)
+        recon = pca_reconstruct(local, 2, basis=got)
+        (recon * torch.arange(1.0, 6.0)).sum().backward()
+        torch.save({"gathered": got.detach(), "recon": recon.detach(), "grad": local.grad}, f"{out_dir}/{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_gloo_processes_take_components_from_the_gathered_batch(tmp_path):
+    """2 CPU processes (gloo) with 3 and 5 rows: each sees all 8 rows in rank order, its
+    reconstruction equals one process's over the full batch, and its gradient is that of its own
+    rows with the other process's rows held constant."""
+    import torch.multiprocessing as mp
+
+    rows = [3, 5]
+    mp.start_processes(_gather_worker, args=(2, f"file://{tmp_path}/pg", rows, str(tmp_path)), nprocs=2,
+                       start_method="spawn")
+    full = torch.randn(8, 5, generator=torch.Generator().manual_seed(3))
+    ref = pca_reconstruct(full, 2)
+    for rank, lo in ((0, 0), (1, 3)):
+        out = torch.load(tmp_path / f"{rank}.pt")
+        torch.testing.assert_close(out["gathered"], full, rtol=0, atol=0)
+        torch.testing.assert_close(out["recon"], ref[lo:lo + rows[rank]], rtol=0, atol=1e-5)
+        local = full[lo:lo + rows[rank]].clone().requires_grad_(True)
+        basis = torch.cat([full[:lo], local, full[lo + rows[rank]:]])
+        (pca_reconstruct(local, 2, basis=basis) * torch.arange(1.0, 6.0)).sum().backward()
+        torch.testing.assert_close(out["grad"], local.grad, rtol=0, atol=1e-5)
