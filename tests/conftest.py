@@ -37,6 +37,26 @@ def video(synth_video) -> str:
     return str(synth_video.path)
 
 
+@pytest.fixture(scope="session")
+def scene_clip(tmp_path_factory):
+    """A tiny CLIP trained from scratch on generated scenes (:mod:`mmlong.vision.scene_clip`, seed 0,
+    default steps: about 10 s on one core, once per session) and its saved state: ``(model, path)``."""
+    pytest.importorskip("open_clip")
+    import torch
+
+    from mmlong.vision.scene_clip import train_scene_clip
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # numbers that do not depend on the machine's thread count
+    try:
+        model = train_scene_clip()
+    finally:
+        torch.set_num_threads(threads)
+    path = tmp_path_factory.mktemp("scene_clip") / "scene_clip.pt"
+    torch.save(model.state_dict(), path)
+    return model, path
+
+
 # Token ids used by hand-built layouts (match the tiny byte-level tokenizer's specials).
 TEXT, VSTART, VEND, IMG, VID = 7, 259, 260, 261, 262
 

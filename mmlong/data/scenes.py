@@ -1,12 +1,15 @@
 """Generated captioned scenes for CLIP training and retrieval tests (no downloads).
 
 A scene is a ``size`` x ``size`` image cut into a 2 x 2 grid; each cell holds one coloured
-shape. Its short caption names the top-left object; its long caption names every cell, in
+shape. Its short caption names the top-left object; its compact caption names the four
+objects in reading order (at most 20 CLIP tokens); its long caption names every cell, in
 reading order, with ``filler`` neutral sentences before the last cells, so the details that
 tell two scenes apart can lie past CLIP's 77 tokens::
 
     scenes = make_scenes(8, seed=0)
-    scenes[0].short  # "A red circle at the top left."
+    scenes[0].short    # "A red circle at the top left."
+    scenes[0].compact  # "red circle, blue square, green triangle, white square."
+    spans = write_scene_video("scenes.mp4", scenes, seconds=3.0)   # [(0.0, 3.0), (3.0, 6.0), ...]
     write_caption_folder("data/", scenes)          # images/ + captions.jsonl (mmlong train longclip)
     write_retrieval_folder("urban/", scenes)       # image/N.png + caption/N.txt (Urban-1k layout)
 """
@@ -18,8 +21,8 @@ import json
 import random
 from pathlib import Path
 
-__all__ = ["Scene", "make_scenes", "render", "write_caption_folder", "write_retrieval_folder", "COLORS", "SHAPES",
-           "CELLS"]
+__all__ = ["Scene", "make_scenes", "render", "write_caption_folder", "write_retrieval_folder", "write_scene_video",
+           "COLORS", "SHAPES", "CELLS"]
 
 COLORS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 220), "yellow": (230, 210, 40),
           "purple": (150, 60, 190), "white": (245, 245, 245)}
@@ -40,6 +43,10 @@ class Scene:
     def short(self) -> str:
         c, s = self.objects[0]
         return f"A {c} {s} at the {CELLS[0]}."
+
+    @property
+    def compact(self) -> str:
+        return ", ".join(f"{c} {s}" for c, s in self.objects) + "."
 
     @property
     def long(self) -> str:
@@ -102,3 +109,14 @@ def write_retrieval_folder(root: str | Path, scenes: list[Scene], size: int = 64
         Image.fromarray(render(sc, size)).save(root / "image" / f"{i:05d}.png")
         (root / "caption" / f"{i:05d}.txt").write_text((sc.short if short else sc.long) + "\n")
     return root
+
+
+def write_scene_video(path: str | Path, scenes: list[Scene], *, seconds: float = 3.0, fps: float = 2.0,
+                      size: int = 64) -> list[tuple[float, float]]:
+    """The scenes shown one after another for ``seconds`` each, as H.264 at ``fps``; returns each
+    scene's ``(start, end)`` span in seconds."""
+    from mmlong.data.mp4 import write_slideshow
+
+    spans = [(i * seconds, (i + 1) * seconds) for i in range(len(scenes))]
+    write_slideshow(path, [(a, b, render(s, size)) for (a, b), s in zip(spans, scenes)], fps=fps)
+    return spans

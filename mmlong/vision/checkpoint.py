@@ -215,7 +215,9 @@ def load_longclip(checkpoint, *, library: str = "open_clip", model=None, keep: i
     """
     if library not in LIBRARIES:
         raise MmlongError(f"unknown library {library!r}; use one of {', '.join(LIBRARIES)}")
-    state = merge_tables(read_state(checkpoint), keep=keep)
+    raw = read_state(checkpoint)
+    two_tables = "positional_embedding_res" in raw
+    state = merge_tables(raw, keep=keep)
     shapes = openai_shapes(state, heads)
     if library == "transformers":
         state = openai_to_hf(state)
@@ -229,9 +231,10 @@ def load_longclip(checkpoint, *, library: str = "open_clip", model=None, keep: i
         table_key = "positional_embedding"
     text_tables(model).set(state[table_key], None)  # 248 positions: table, mask, context, position ids, config
     _load_strict(model, state)
-    ctx = shapes["context"]  # the released stretch: 248 = 20 + 57 * 4 from 77
-    model._mmlong_longclip = LongClipInfo(keep=keep, ratio=float(RATIO), original_length=keep + (ctx - keep) // RATIO,
-                                          length=ctx)
+    if two_tables:  # a Long-CLIP checkpoint; a plain OpenAI-layout one was never stretched
+        ctx = shapes["context"]  # the released stretch: 248 = 20 + 57 * 4 from 77
+        model._mmlong_longclip = LongClipInfo(keep=keep, ratio=float(RATIO),
+                                              original_length=keep + (ctx - keep) // RATIO, length=ctx)
     return model.eval()
 
 

@@ -8,13 +8,20 @@
 
 Text is tokenized with CLIP's BPE at the model's context (248 after Long-CLIP, so long queries
 are read in full); frames are preprocessed as CLIP's transform (short side resized, centre crop).
+
+A retriever is also the ``embed_fn`` of token reduction's relevance step (``retriever(text)``
+-> ``(E,)``, ``retriever(frames)`` -> ``(N, E)``). The routes' ``clip=`` setting (``mmlong.load(...,
+clip=PATH)``, ``mmlong ask --clip``, ``mmlong demo --clip``) is read by :func:`clip_setting` (checked,
+nothing loaded) and :func:`retriever_for` (loaded): the direct route scores frames with it in a
+``relevance`` reduction step, the language route adds its frame scores to the text relevance of
+clips (:mod:`mmlong.silvr.frame_relevance`).
 """
 
 from __future__ import annotations
 
 from mmlong.errors import MmlongError
 
-__all__ = ["ClipRetriever", "recall_at_k", "ranks"]
+__all__ = ["ClipRetriever", "clip_setting", "retriever_for", "recall_at_k", "ranks"]
 
 
 class ClipRetriever:
@@ -38,6 +45,22 @@ class ClipRetriever:
         self.tokenize = tokenizer or tokenizer_for(self.model)
         self.size = image_size(self.model)
         self.batch_size = batch_size
+
+    def __call__(self, x):
+        """``embed_fn`` of :class:`mmlong.tokens.Reducer`: a string -> ``(E,)``, ``(N, H, W, 3)``
+        uint8 frames (or a list of images) -> ``(N, E)``; L2-normalised torch tensors."""
+        if isinstance(x, str):
+            if not x.strip():
+                raise MmlongError("the retrieval query is empty; pass the text to look for")
+            return self.embed_text([x])[0]
+        return self.embed_images(x)
+
+    @property
+    def scale(self) -> float:
+        """The model's learnt temperature ``exp(logit_scale)``: cosine -> logit, as CLIP was trained."""
+        from mmlong.vision.features import logit_scale
+
+        return float(logit_scale(self.model).detach().exp())
 
     def embed_text(self, texts: list[str]):
         """``(len(texts), E)`` L2-normalised text embeddings."""
@@ -80,6 +103,29 @@ class ClipRetriever:
     def top_times(self, clip, query: str, k: int = 1) -> list[float]:
         """Timestamps (seconds) of the ``k`` best frames of a :class:`mmlong.video.Clip`."""
         return [float(clip.timestamps[i]) for i in self.top_frames(clip.frames, query, k)]
+
+
+def clip_setting(value) -> str | None:
+    """The ``clip=`` setting checked without loading a weight: None, ``"tiny"`` (a random tiny CLIP,
+    for smoke runs) or the path of CLIP weights (a ``.pt`` checkpoint or a transformers folder), as a string."""
+    from pathlib import Path
+
+    if value is None or value == "":
+        return None
+    if not isinstance(value, (str, Path)):
+        raise MmlongError(f"clip= takes the path of CLIP weights (a .pt checkpoint or a transformers folder), got "
+                          f"{type(value).__name__}")
+    if str(value) != "tiny" and not Path(value).exists():
+        raise MmlongError(f"no CLIP weights at {value}; pass a .pt checkpoint (Long-CLIP / OpenAI layout) or a "
+                          "transformers CLIP folder")
+    return str(value)
+
+
+def retriever_for(value) -> ClipRetriever | None:
+    """A :class:`ClipRetriever` for the ``clip=`` setting (None when it is None); a retriever is returned as is."""
+    if value is None or isinstance(value, ClipRetriever):
+        return value
+    return ClipRetriever(clip_setting(value))
 
 
 def ranks(similarity, targets) -> list[int]:
