@@ -95,7 +95,7 @@ def _dtype(name: Any, device: str):
 def resolve(model: str = "default", *, route: str | None = None, pos: str | None = None, device: str | None = None,
             dtype: Any = None, frames: Any = None, max_new_tokens: int | None = None, reasoner: str | None = None,
             cache_dir: str | None = None, reduce: Any = None, prefill: str | None = None, patterns: Any = None,
-            prefill_opts: dict | None = None, **options):
+            prefill_opts: dict | None = None, clip: Any = None, **options):
     """The settings :func:`load` would use, without loading weights (what ``--dry-run`` prints).
 
     Arguments are :func:`load`'s. Returns a :class:`~mmlong.pipeline.direct.PipelineConfig`
@@ -105,8 +105,10 @@ def resolve(model: str = "default", *, route: str | None = None, pos: str | None
         MmlongError: unknown route, model, family, scheme, option, device or dtype.
     """
     from mmlong.video.settings import FrameSettings
+    from mmlong.vision.retrieval import clip_setting
 
     route = default_route(model, route)
+    clip = clip_setting(clip)
     frame_kw, pos_opts = split_frame_options(options)
     settings = FrameSettings.of(frames, **frame_kw)
     max_new_tokens = check_max_new_tokens(max_new_tokens)
@@ -127,7 +129,7 @@ def resolve(model: str = "default", *, route: str | None = None, pos: str | None
         rs = ReasonerSettings(**{k: v for k, v in (("model", reasoner), ("max_new_tokens", max_new_tokens))
                                  if v is not None})
         return SilvrConfig(model=model, caption_model=None if model == "default" else model, reasoner=rs,
-                           cache_dir=cache_dir, device=device)
+                           cache_dir=cache_dir, device=device, clip=clip)
     if model == "default":
         raise MmlongError("the direct route needs a Qwen-VL model: pass --model with a hub id, a local "
                           "checkpoint or tiny:qwen2_5_vl, or use --route silvr")
@@ -153,7 +155,7 @@ def resolve(model: str = "default", *, route: str | None = None, pos: str | None
     return PipelineConfig(
         model=model, family=fam.name, pos=pos, pos_options=dict(pos_opts), device=device,
         dtype=str(torch_dtype).replace("torch.", ""), attn_implementation=_attn_for(device), frames=settings,
-        reduce=red.describe() if red else None,
+        reduce=red.describe() if red else None, clip=clip,
         prefill={"method": prefill, "patterns": str(patterns) if patterns is not None else None,
                  **(prefill_opts or {})} if prefill else None, **defaults)
 
@@ -161,7 +163,7 @@ def resolve(model: str = "default", *, route: str | None = None, pos: str | None
 def load(model: str = "default", *, route: str | None = None, pos: str | None = None, device: str | None = None,
          dtype: Any = None, frames: Any = None, max_new_tokens: int | None = None, reasoner: str | None = None,
          cache_dir: str | None = None, reduce: Any = None, prefill: str | None = None, patterns: Any = None,
-         prefill_opts: dict | None = None, **options):
+         prefill_opts: dict | None = None, clip: Any = None, **options):
     """Load a pipeline: the language route (SiLVR) or a Qwen-VL model patched with a position scheme.
 
     Args:
@@ -190,6 +192,10 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
         prefill: direct route: ``"mminference"`` sparse prefill attention (decode stays dense).
         patterns: sparse patterns (``mmlong sparse search`` JSON, a dict or one spec name).
         prefill_opts: sparse budgets, e.g. ``{"local": 512, "min_len": 16384}``.
+        clip: CLIP weights (a ``.pt`` checkpoint, Long-CLIP or OpenAI layout, or a transformers CLIP
+            folder) that score video frames against the question: on the direct route in the
+            ``relevance`` step of ``reduce`` (else unused), on the language route in the clip
+            selection of ``mode="generate"`` (:mod:`mmlong.silvr.frame_relevance`). None = text only.
         **options: frame settings (above) and scheme options, e.g. ``gamma=1.5`` (see ``PosOptions``).
 
     Returns:
@@ -200,7 +206,7 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
     """
     cfg = resolve(model, route=route, pos=pos, device=device, dtype=dtype, frames=frames,
                   max_new_tokens=max_new_tokens, reasoner=reasoner, cache_dir=cache_dir, reduce=reduce,
-                  prefill=prefill, patterns=patterns, prefill_opts=prefill_opts, **options)
+                  prefill=prefill, patterns=patterns, prefill_opts=prefill_opts, clip=clip, **options)
     if cfg.route == "silvr":
         from mmlong.silvr import SilvrPipeline
 
@@ -208,7 +214,7 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
     from mmlong.models.hub import load_model
     from mmlong.pipeline.direct import DirectPipeline
     from mmlong.pos_encodings.patch import apply
-    from mmlong.tokens.reduce import reducer_from
+    from mmlong.tokens.reduce import reducer_from, with_clip
 
     m = load_model(cfg.model, device=cfg.device, dtype=_dtype(cfg.dtype, cfg.device),
                    attn_implementation=cfg.attn_implementation)
@@ -217,4 +223,4 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
         from mmlong.sparse import apply_prefill
 
         apply_prefill(m.model, prefill, patterns, **(prefill_opts or {}))
-    return DirectPipeline(m.model, m.tokenizer, m.spec, m.family, cfg, reducer=reducer_from(reduce))
+    return DirectPipeline(m.model, m.tokenizer, m.spec, m.family, cfg, reducer=with_clip(reducer_from(reduce), cfg.clip))

@@ -52,7 +52,7 @@ def _load_kwargs(args) -> dict:
     return dict(route=args.route, pos=args.pos, device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
                 frames=from_args(args), reduce=args.reduce, prefill=args.prefill, patterns=args.patterns,
                 prefill_opts=_opts(args.prefill_opt, "--prefill-opt", "local=512") or None, reasoner=args.reasoner,
-                cache_dir=args.cache_dir, **_opts(args.opt))
+                cache_dir=args.cache_dir, clip=args.clip, **_opts(args.opt))
 
 
 def _dry_run(args, kw: dict, video: str | None) -> int:
@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--dry-run", action="store_true",
                    help="print the resolved settings and, for a video on the direct route, its frame plan; load nothing")
     add_frame_arguments(a)
+    from mmlong.vision.retrieval import add_clip_argument
+
+    add_clip_argument(a)
     a.set_defaults(fn=_cmd_ask)
 
     d = sub.add_parser("doctor", help="versions, extras, decoders, CUDA, transformers position-id divergences")

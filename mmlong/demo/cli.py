@@ -5,6 +5,7 @@
     mmlong demo                                   # offline language route on http://127.0.0.1:7860
     mmlong demo --model tiny:qwen2_5_vl --port 7861 --max-upload-mb 512
     mmlong demo --model Qwen/Qwen2.5-VL-7B-Instruct --concurrency 2
+    mmlong demo --clip longclip-B.pt              # CLIP scores frames against each question (mmlong.load(clip=))
 
 Registered by :data:`mmlong.cli.PLUGINS` through :func:`add_parser`. Needs the ``ui`` extra
 (``pip install 'mmlong[ui]'``). Models load on the first question, once per process.
@@ -37,14 +38,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         from mmlong.paths import check_output_dir
 
         check_output_dir(args.cache_dir, "--cache-dir")
-    resolve(args.model, device=args.device, max_new_tokens=args.max_new_tokens)  # model, device: before serving
+    resolve(args.model, device=args.device, max_new_tokens=args.max_new_tokens, clip=args.clip)  # before serving
     require("gradio", "ui")
     from mmlong.demo.app import build_app, launch, store_for
     from mmlong.demo.session import SessionManager
 
     sessions = SessionManager()
     private = args.cache_dir is None  # stage-1 text of uploads stays in the demo's private dir
-    store = store_for(args.model, device=args.device, max_new_tokens=args.max_new_tokens,
+    store = store_for(args.model, device=args.device, max_new_tokens=args.max_new_tokens, clip=args.clip,
                       cache_dir=str(sessions.root / "stage1") if private else args.cache_dir)
     app = build_app(store, sessions=sessions, max_upload_mb=args.max_upload_mb, concurrency=args.concurrency,
                     private_stage_cache=private)
@@ -88,5 +89,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None,
                    help="keep the language route's stage-1 text here across runs (default: a private temp dir, "
                         "deleted with each session)")
+    from mmlong.vision.retrieval import add_clip_argument
+
+    add_clip_argument(p)
     p.set_defaults(fn=_cmd_demo)
     return p

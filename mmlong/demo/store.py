@@ -3,6 +3,7 @@
 ::
 
     store = store_for("tiny:qwen2_5_vl", device="cpu")     # the same store for the same settings
+    store = store_for("default", clip="longclip-B.pt")      # CLIP frame scores on both routes (mmlong.load(clip=))
     with store.lock:
         pipe = store.get("direct", pos="hope", frames=FrameSettings(budget="16k"))
     store.config("direct")      # the resolved config (mmlong.api.resolve) even before anything loads
@@ -22,10 +23,10 @@ __all__ = ["PipelineStore", "store_for", "default_factory", "forget_stage1"]
 
 
 def _route_kwargs(route: str, pos: str | None, device: str | None, cache_dir: str | None,
-                  max_new_tokens: int | None) -> dict:
+                  max_new_tokens: int | None, clip: str | None = None) -> dict:
     """``mmlong.load`` / ``resolve`` keywords for ``route``: the stage-1 cache is the language route's,
-    the position scheme the direct route's."""
-    kw: dict = {"route": route, "device": device, "max_new_tokens": max_new_tokens}
+    the position scheme the direct route's; ``clip`` (CLIP weights) both routes'."""
+    kw: dict = {"route": route, "device": device, "max_new_tokens": max_new_tokens, "clip": clip}
     if route == "silvr":
         kw["cache_dir"] = cache_dir
     else:
@@ -34,7 +35,7 @@ def _route_kwargs(route: str, pos: str | None, device: str | None, cache_dir: st
 
 
 def default_factory(model: str = "default", *, device: str | None = None, cache_dir: str | None = None,
-                    max_new_tokens: int | None = None) -> Callable[..., Any]:
+                    max_new_tokens: int | None = None, clip: str | None = None) -> Callable[..., Any]:
     """``factory(route, pos=None, **load_opts) -> pipeline`` built on :func:`mmlong.load`.
 
     The pipelines show their per-stage progress bars (``pipe.progress = True``), which the
@@ -44,7 +45,7 @@ def default_factory(model: str = "default", *, device: str | None = None, cache_
     def make(route: str, pos: str | None = None, **opts):
         import mmlong
 
-        pipe = mmlong.load(model, **_route_kwargs(route, pos, device, cache_dir, max_new_tokens), **opts)
+        pipe = mmlong.load(model, **_route_kwargs(route, pos, device, cache_dir, max_new_tokens, clip), **opts)
         pipe.progress = True
         return pipe
 
@@ -64,12 +65,12 @@ class PipelineStore:
         factory: ``factory(route, pos=None, **load_opts) -> pipeline``; None = :func:`default_factory`
             over ``model`` and ``load_kwargs``.
         model: the model label (routes offered, plans).
-        **load_kwargs: ``device``, ``cache_dir``, ``max_new_tokens`` of ``mmlong.load``.
+        **load_kwargs: ``device``, ``cache_dir``, ``max_new_tokens``, ``clip`` of ``mmlong.load``.
     """
 
     def __init__(self, factory: Callable[..., Any] | None = None, model: str = "default", **load_kwargs):
         self.model = model
-        self.load_kwargs = {"device": None, "cache_dir": None, "max_new_tokens": None, **load_kwargs}
+        self.load_kwargs = {"device": None, "cache_dir": None, "max_new_tokens": None, "clip": None, **load_kwargs}
         self.factory = factory if factory is not None else default_factory(model, **self.load_kwargs)
         self.lock = threading.Lock()
         self._pipes: dict[str, tuple[tuple, Any]] = {}
@@ -114,7 +115,7 @@ class PipelineStore:
 
             kw = self.load_kwargs
             self._resolved[route] = resolve(self.model, **_route_kwargs(route, None, kw["device"], kw["cache_dir"],
-                                                                        kw["max_new_tokens"]))
+                                                                        kw["max_new_tokens"], kw["clip"]))
         return self._resolved[route]
 
     def stage1_dir(self) -> Path:
@@ -130,14 +131,15 @@ _STORES_LOCK = threading.Lock()
 
 
 def store_for(model: str = "default", *, device: str | None = None, cache_dir: str | None = None,
-              max_new_tokens: int | None = None) -> PipelineStore:
+              max_new_tokens: int | None = None, clip: str | None = None) -> PipelineStore:
     """The process-wide :class:`PipelineStore` for these settings (one per process)."""
     cache_dir = str(cache_dir) if cache_dir else None
-    key = (model, device, cache_dir, max_new_tokens)
+    clip = str(clip) if clip else None
+    key = (model, device, cache_dir, max_new_tokens, clip)
     with _STORES_LOCK:
         if key not in _STORES:
             _STORES[key] = PipelineStore(None, model, device=device, cache_dir=cache_dir,
-                                         max_new_tokens=max_new_tokens)
+                                         max_new_tokens=max_new_tokens, clip=clip)
         return _STORES[key]
 
 

@@ -51,6 +51,7 @@ class PipelineConfig:
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS  # answer length cap
     prefill: dict | None = None  # sparse prefill: {"method", "patterns", **opts} or None
     reduce: dict | None = None  # visual token reduction (Reducer.describe()) or None
+    clip: str | None = None  # CLIP weights scoring frames in reduce's relevance step (None: the model's own spaces)
     max_pages: int = 16  # documents: pages rendered as images on the direct route
     page_side: int = 896  # documents: longer side of a rendered page in pixels
 

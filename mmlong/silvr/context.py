@@ -6,6 +6,13 @@ lines and captions are dropped) until the prompt fits ``budget`` tokens. If even
 coarsest L does not fit, or when ``select`` asks for it to help a small reasoner, clips are
 ranked by relevance to the question and the best are kept, in time order, within budget.
 
+Relevance is the text embedder's cosine of the question with each clip's text; with a frame
+scorer (the route's ``clip=`` setting: CLIP's best frame per clip,
+:mod:`mmlong.silvr.frame_relevance`) the two are combined by :func:`combine_relevance`: each
+model's scores become a distribution over the clips (a softmax at the model's scale) and a
+clip's score is the mean of its two probabilities. A model that cannot tell the clips apart
+gives a flat distribution and leaves the ranking to the other.
+
 Worked example: speech at 3-5 s and 40-44 s, a slide shown 0-30 s and another 30-60 s;
 at L = 32 the clips are [0, 32) with the first slide and the first speech line and
 [32, 64) with the second slide and the second speech line.
@@ -17,6 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from mmlong.silvr.embed import TEXT_SCALE
 from mmlong.silvr.segments import Transcript, hms
 
 GRANULARITIES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -101,10 +109,30 @@ def clips_at(transcript: Transcript, L: float) -> list[ClipText]:
     return out
 
 
+def combine_relevance(text: Sequence[float], frames: Sequence[float], text_scale: float = TEXT_SCALE,
+                      frame_scale: float = 100.0) -> list[float]:
+    """``(softmax(text_scale * text) + softmax(frame_scale * frames)) / 2`` over the clips.
+
+    Example: text ``[0.50, 0.50]`` (no preference) and frames ``[0.3, 0.2]`` at scale 10 give
+    ``[(0.5 + 0.731) / 2, (0.5 + 0.269) / 2] = [0.616, 0.384]``.
+    """
+    import numpy as np
+
+    def softmax(x, scale):
+        z = scale * np.asarray(x, dtype=np.float64)
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    if len(text) != len(frames):
+        raise ValueError(f"{len(text)} text scores but {len(frames)} frame scores")
+    return ((softmax(text, text_scale) + softmax(frames, frame_scale)) / 2).tolist()
+
+
 def fit(transcript: Transcript, question: str, prompt_fn: Callable[[str, Sequence[ClipText], float], str],
         count_tokens: Callable[[str], int], budget: int, *, select: str = "auto",
         relevance: Callable[[str, Sequence[str]], Sequence[float]] | None = None,
-        select_budget: int | None = None, granularities: Sequence[float] = GRANULARITIES) -> Context:
+        select_budget: int | None = None, granularities: Sequence[float] = GRANULARITIES,
+        frame_relevance=None) -> Context:
     """Choose the finest granularity whose prompt fits ``budget`` tokens.
 
     Args:
@@ -117,6 +145,9 @@ def fit(transcript: Transcript, question: str, prompt_fn: Callable[[str, Sequenc
             best within ``select_budget``, to help a small reasoner) or ``"never"``.
         relevance: ``(question, clip_texts) -> scores``; required unless select == "never".
         select_budget: token budget when selecting (default ``budget``).
+        frame_relevance: ``(question, spans [(start, end)]) -> scores`` with a ``scale`` attribute
+            (:class:`~mmlong.silvr.frame_relevance.FrameRelevance` bound to a video), combined with
+            ``relevance`` by :func:`combine_relevance`; None = text relevance only.
 
     Returns:
         The chosen :class:`Context`.
@@ -141,12 +172,15 @@ def fit(transcript: Transcript, question: str, prompt_fn: Callable[[str, Sequenc
                 L, clips = g, cand
             else:
                 break
-    return _select(question, clips, L, prompt_fn, count_tokens, sel_budget, relevance)
+    return _select(question, clips, L, prompt_fn, count_tokens, sel_budget, relevance, frame_relevance)
 
 
-def _select(question, clips, L, prompt_fn, count_tokens, budget, relevance) -> Context:
+def _select(question, clips, L, prompt_fn, count_tokens, budget, relevance, frame_relevance=None) -> Context:
     """Keep the most relevant clips (in time order) whose prompt fits ``budget``."""
     scores = list(relevance(question, [c.render() for c in clips]))
+    if frame_relevance is not None:
+        seen = frame_relevance(question, [(c.start, c.end) for c in clips])
+        scores = combine_relevance(scores, seen, TEXT_SCALE, frame_relevance.scale)
     order = sorted(range(len(clips)), key=lambda i: -scores[i])
     kept: list[int] = []
     prompt, tokens = prompt_fn(question, [], L), count_tokens(prompt_fn(question, [], L))

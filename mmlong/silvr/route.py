@@ -15,6 +15,11 @@ piece of evidence and the reasoner's log-likelihood; with ``mode="generate"`` th
 fitted into the reasoner's context (adaptive granularity, relevance selection), the reasoner
 writes an answer, and it stands only when a candidate span of the evidence holds it. Either
 way the answer cites the time (or page) of its span, or says "Not found in the video".
+
+With ``clip`` set (CLIP weights), the generate mode's clip selection also looks at the video:
+each clip's relevance joins the text embedder's score with CLIP's score of its frames
+(:mod:`mmlong.silvr.frame_relevance`, :func:`mmlong.silvr.context.combine_relevance`). The
+choose mode selects no clips, so it reads no frames; with ``clip`` None nothing changes.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class SilvrConfig:
     reasoner: ReasonerSettings = field(default_factory=ReasonerSettings)
     grounding: GroundingSettings = field(default_factory=GroundingSettings)
     embedder: str = "packaged:all-MiniLM-L6-v2"  # sentence embedder for relevance selection
+    clip: str | None = None  # CLIP weights whose frame scores join the text relevance of clips (generate mode)
     cache_dir: str | None = None  # None = ~/.cache/mmlong
     device: str = "cpu"
 
@@ -95,6 +101,11 @@ class SilvrPipeline:
             self.describers.append(CaptionDescriber(CaptionSettings(model=config.caption_model)))
         self.reasoner = Reasoner(config.reasoner, device=config.device, cache_dir=config.cache_dir)
         self.embedder = Embedder(config.embedder, device=config.device)
+        self.frames = None
+        if config.clip is not None:
+            from mmlong.silvr.frame_relevance import FrameRelevance
+
+            self.frames = FrameRelevance(config.clip)  # CLIP loads on the first selection
         self._units: dict[str, list] = {}  # transcript key -> its evidence units: built once per video
 
     def __repr__(self) -> str:
@@ -160,7 +171,7 @@ class SilvrPipeline:
         transcript, stage1 = self.describe(video)
         t1 = time.perf_counter()
         units = self._units_for(video, transcript)
-        g, ctx = self._ground(question, transcript, units, build_prompt, max_new_tokens)
+        g, ctx = self._ground(question, transcript, units, build_prompt, max_new_tokens, video=str(video))
         t2 = time.perf_counter()
         text = answer_text(g.choice) if g.choice else not_found(g, "video")
         _stream(stream, self, text)
@@ -184,15 +195,22 @@ class SilvrPipeline:
             self._units = {k: units_of(transcript)}  # one video at a time
         return self._units[k]
 
-    def _ground(self, question, transcript, units, prompt_fn, max_new_tokens) -> tuple[Grounded, object]:
+    def context(self, question: str, transcript: Transcript, prompt_fn=build_prompt, *, video: str | None = None):
+        """The reasoner's context in generate mode (:func:`~mmlong.silvr.context.fit`): clips ranked by
+        the text relevance and, with ``clip`` set and a ``video``, by CLIP's scores of its frames."""
+        st = self.config.reasoner
+        frames = self.frames.for_video(video) if self.frames is not None and video is not None else None
+        return fit(transcript, question, prompt_fn, self.reasoner.count_tokens, self.reasoner.budget,
+                   select=st.select, relevance=self.embedder.relevance, select_budget=st.select_tokens,
+                   frame_relevance=frames)
+
+    def _ground(self, question, transcript, units, prompt_fn, max_new_tokens, video=None) -> tuple[Grounded, object]:
         """Grounding in the configured mode; the fitted context too in generate mode (else None)."""
         gs = self.config.grounding
         g = ground(question, units, self.reasoner.score, gs)
         if gs.mode != "generate" or not transcript.segments:
             return g, None
-        st = self.config.reasoner
-        ctx = fit(transcript, question, prompt_fn, self.reasoner.count_tokens, self.reasoner.budget,
-                  select=st.select, relevance=self.embedder.relevance, select_budget=st.select_tokens)
+        ctx = self.context(question, transcript, prompt_fn, video=video)
         written = self.reasoner.answer(ctx.text, max_new_tokens=max_new_tokens)
         said = normalize(written).lower()
         for ch in g.ranked:  # the best-ranked candidate the reasoner wrote, held to the same checks

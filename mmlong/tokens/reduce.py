@@ -14,7 +14,9 @@ A :class:`Reducer` is a frozen config of three chained steps, applied per video:
    vectors are most similar to the question's. Vectors come from ``embed_fn`` (any
    ``embed_fn(str) -> (E,)`` and ``embed_fn(uint8 (N, H, W, 3)) -> (N, E)``, e.g. CLIP) or,
    by default, the model's own spaces: mean vision-tower output per patch vs mean input
-   embedding of the question tokens (cheap and weak; pass a CLIP ``embed_fn`` for quality).
+   embedding of the question tokens (cheap and weak; pass a CLIP ``embed_fn`` for quality:
+   a :class:`mmlong.vision.ClipRetriever` is one, and ``mmlong.load(..., clip=PATH)`` sets it,
+   :func:`with_clip`).
 3. ``budget`` (``max_tokens=K``): at most K tokens per video, most novel first.
 
 Dropping is done by :mod:`mmlong.tokens.reduce_model`, which computes the full sequence's
@@ -37,7 +39,7 @@ import torch
 from mmlong.errors import MmlongError
 from mmlong.tokens._reduce_ops import merged_pixel_features, reduce_budget, reduce_relevance, token_novelty
 
-__all__ = ["Reducer", "ReductionReport", "Selection", "reducer_from", "select_tokens", "REDUCERS",
+__all__ = ["Reducer", "ReductionReport", "Selection", "reducer_from", "with_clip", "select_tokens", "REDUCERS",
            "DEFAULT_THRESHOLDS"]
 
 #: Default temporal thresholds: mean |diff| in 0..255 gray levels, or cosine distance.
@@ -136,6 +138,23 @@ def reducer_from(value: Any) -> Reducer | None:
         except ValueError:
             raise MmlongError(f"bad value in reducer step {part!r}; e.g. temporal:4, relevance:0.25, budget:4096") from None
     return Reducer(**kw)
+
+
+def with_clip(reducer: Reducer | None, clip) -> Reducer | None:
+    """``reducer`` with its relevance step scored by the CLIP of the ``clip=`` setting (a path, or a
+    :class:`~mmlong.vision.ClipRetriever`): frames and question embedded by CLIP. Unchanged when
+    ``clip`` is None or the reducer has no relevance step (nothing else ranks frames by the question).
+
+    Raises:
+        MmlongError: the reducer already has an ``embed_fn``.
+    """
+    if clip is None or reducer is None or reducer.top_frames is None:
+        return reducer
+    if reducer.embed_fn is not None:
+        raise MmlongError("the reducer already has an embed_fn; pass clip= or Reducer(embed_fn=...), not both")
+    from mmlong.vision.retrieval import retriever_for
+
+    return dataclasses.replace(reducer, embed_fn=retriever_for(clip))
 
 
 @dataclass(frozen=True)

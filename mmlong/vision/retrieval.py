@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from mmlong.errors import MmlongError
 
-__all__ = ["ClipRetriever", "clip_setting", "retriever_for", "recall_at_k", "ranks"]
+__all__ = ["ClipRetriever", "clip_setting", "retriever_for", "add_clip_argument", "recall_at_k", "ranks"]
 
 
 class ClipRetriever:
@@ -126,6 +126,14 @@ def retriever_for(value) -> ClipRetriever | None:
     if value is None or isinstance(value, ClipRetriever):
         return value
     return ClipRetriever(clip_setting(value))
+
+
+def add_clip_argument(parser) -> None:
+    """The ``--clip PATH`` flag of ``mmlong ask`` and ``mmlong demo`` (``mmlong.load(clip=...)``)."""
+    parser.add_argument("--clip", default=None, metavar="PATH",
+                        help="CLIP weights (.pt checkpoint or transformers folder) that score frames against the "
+                             "question: direct route with a relevance reduction step, language route's clip "
+                             "selection in generate mode (default: none)")
 
 
 def ranks(similarity, targets) -> list[int]:

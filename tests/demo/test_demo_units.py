@@ -114,7 +114,7 @@ def test_store_for_is_one_store_per_settings():
     a = store_for("tiny:qwen2_5_vl", device="cpu", max_new_tokens=7)
     assert store_for("tiny:qwen2_5_vl", device="cpu", max_new_tokens=7) is a
     assert store_for("tiny:qwen2_5_vl", device="cpu", max_new_tokens=8) is not a
-    assert a.load_kwargs == {"device": "cpu", "cache_dir": None, "max_new_tokens": 7}
+    assert a.load_kwargs == {"device": "cpu", "cache_dir": None, "max_new_tokens": 7, "clip": None}
 
 
 def test_store_config_resolves_without_loading():
