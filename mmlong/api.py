@@ -194,8 +194,10 @@ def load(model: str = "default", *, route: str | None = None, pos: str | None = 
         prefill_opts: sparse budgets, e.g. ``{"local": 512, "min_len": 16384}``.
         clip: CLIP weights (a ``.pt`` checkpoint, Long-CLIP or OpenAI layout, or a transformers CLIP
             folder) that score video frames against the question: on the direct route in the
-            ``relevance`` step of ``reduce`` (else unused), on the language route in the clip
-            selection of ``mode="generate"`` (:mod:`mmlong.silvr.frame_relevance`). None = text only.
+            ``relevance`` step of ``reduce`` (else unused); on the language route in the clip
+            selection of ``mode="generate"``, and every answer about a video lists the frames CLIP
+            finds most like the question (``Answer.context["clip_frames"]``;
+            :mod:`mmlong.silvr.frame_relevance`). None = no CLIP.
         **options: frame settings (above) and scheme options, e.g. ``gamma=1.5`` (see ``PosOptions``).
 
     Returns:

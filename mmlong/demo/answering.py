@@ -4,7 +4,8 @@
 does (streaming, per-stage progress) and adds what the page shows around the answer:
 citation buttons (:func:`cite_seconds` parses their labels back) and a strip of thumbnails:
 
-* language route: frames at the cited times, then at the slide changes stage 1 saw
+* language route: frames at the cited times, then those CLIP finds most like the question
+  (with ``--clip``: ``Answer.context["clip_frames"]``), then at the slide changes stage 1 saw
   (``Answer.scene_changes``), then an overview of a short video (:func:`language_strip`);
 * direct route: the frames the model saw (``Answer.frame_times``), thinned to the strip
   (:func:`sampled_strip`);
@@ -79,14 +80,17 @@ def short_time(seconds: float) -> str:
 # ----------------------------------------------------------------------------- strips
 
 
-def language_strip(cited: list[float], scene_changes: list[float], duration: float) -> list[tuple[float, str]]:
+def language_strip(cited: list[float], scene_changes: list[float], duration: float,
+                   seen: list[float] = ()) -> list[tuple[float, str]]:
     """``(time, caption)`` of the language route's strip, in time order, at most :data:`MAX_STRIP`.
 
-    The cited times first, then the slide changes, then (when there are fewer than
-    :data:`OVERVIEW` of those) an evenly spaced overview; frames within 1 s of one already
-    chosen are skipped. Captions: ``"0:42 cited"``, ``"1:05 slide"``, ``"0:05"``.
+    The cited times first, then the frames CLIP finds most like the question (``seen``), then
+    the slide changes, then (when there are fewer than :data:`OVERVIEW` of those) an evenly
+    spaced overview; frames within 1 s of one already chosen are skipped. Captions:
+    ``"0:42 cited"``, ``"0:30 clip"``, ``"1:05 slide"``, ``"0:05"``.
     """
-    marks = [(float(t), "cited") for t in cited] + [(float(t), "slide") for t in scene_changes]
+    marks = [(float(t), "cited") for t in cited] + [(float(t), "clip") for t in seen]
+    marks += [(float(t), "slide") for t in scene_changes]
     if duration > 0 and len(marks) < OVERVIEW:  # a short talk: add an overview
         marks += [((i + 0.5) * duration / OVERVIEW, "") for i in range(OVERVIEW)]
     chosen: list[tuple[float, str]] = []
@@ -129,7 +133,8 @@ def _video_strip(path: str, answer: Any, route: str) -> list[tuple[Any, str]]:
         if route == "direct":
             items = sampled_strip(answer.frame_times, answer.cited_times)
         else:
-            items = language_strip(answer.cited_times, answer.scene_changes, float(src.duration))
+            seen = [f["time"] for f in (answer.context or {}).get("clip_frames", [])]
+            items = language_strip(answer.cited_times, answer.scene_changes, float(src.duration), seen)
         if not items:
             return []
         frames, _ = src.frames_at([t for t, _ in items])

@@ -5,7 +5,9 @@ evenly over a longer video) and its frames are embedded by CLIP once per video; 
 question, a clip ``[start, end)`` scores the best cosine of its frames with the question (the
 frame nearest the clip's middle when no sampled frame falls inside it).
 :func:`mmlong.silvr.context.combine_relevance` joins these scores with the text relevance at
-CLIP's own temperature (``exp(logit_scale)``, :attr:`FrameRelevance.scale`)::
+CLIP's own temperature (``exp(logit_scale)``, :attr:`FrameRelevance.scale`). Every answer
+about a video also lists the frames CLIP finds most like the question (:meth:`FrameRelevance.best`,
+``Answer.context["clip_frames"]``), which the demo shows in its strip::
 
     fr = FrameRelevance("longclip-B.pt")
     score = fr.for_video("talk.mp4")                  # frames sampled and embedded on first use
@@ -79,6 +81,16 @@ class FrameRelevance:
             else:
                 out.append(float(sim[int(np.abs(times - (start + end) / 2).argmin())]))
         return out
+
+    def best(self, video: str, question: str, k: int = 3) -> list[dict]:
+        """The ``k`` sampled frames of ``video`` most similar to ``question``, best first:
+        ``[{"time": s, "score": cosine}]``."""
+        import numpy as np
+
+        times, embeds = self.frames(video)
+        sim = embeds @ self.retriever.embed_text([question])[0].numpy()
+        return [{"time": round(float(times[i]), 2), "score": round(float(sim[i]), 4)}
+                for i in np.argsort(-sim, kind="stable")[:k]]
 
     def for_video(self, video: str):
         """``score(question, spans)`` bound to ``video``, with this scorer's ``scale`` (what ``fit`` takes)."""

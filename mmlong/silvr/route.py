@@ -19,7 +19,9 @@ way the answer cites the time (or page) of its span, or says "Not found in the v
 With ``clip`` set (CLIP weights), the generate mode's clip selection also looks at the video:
 each clip's relevance joins the text embedder's score with CLIP's score of its frames
 (:mod:`mmlong.silvr.frame_relevance`, :func:`mmlong.silvr.context.combine_relevance`). The
-choose mode selects no clips, so it reads no frames; with ``clip`` None nothing changes.
+choose mode selects no clips; there CLIP only adds the frames most like the question to the
+answer (``context["clip_frames"]``, :data:`CLIP_FRAMES` of them, best first), which do not
+change the answer. With ``clip`` None nothing changes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from mmlong.silvr.numbers import normalize
 from mmlong.silvr.ocr import OCRDescriber, OCRSettings
 from mmlong.silvr.reasoner import Reasoner, ReasonerSettings, build_prompt
 from mmlong.silvr.segments import Transcript, hms
+
+
+CLIP_FRAMES = 3  # frames CLIP finds most like the question, listed with each answer when clip= is set
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,7 @@ class SilvrPipeline:
         text = answer_text(g.choice) if g.choice else not_found(g, "video")
         _stream(stream, self, text)
         cites = [round(g.choice.time, 2)] if g.choice else []
+        seen = {"clip_frames": self.frames.best(str(video), question, CLIP_FRAMES)} if self.frames is not None else {}
         return Answer(
             text=text, question=question, cited_times=cites, frame_times=[],
             config={"route": "silvr", **_plain(self.config)},
@@ -185,7 +191,7 @@ class SilvrPipeline:
             notes=list(transcript.notes),
             context={"mode": self.config.grounding.mode, "granularity": ctx.granularity if ctx else None,
                      "selected": ctx.selected if ctx else True, "text": ctx.text if ctx else _render(g.kept),
-                     "grounding": g.record()},
+                     "grounding": g.record(), **seen},
             scene_changes=[round(seg.start, 2) for seg in transcript.of("screen")],
         )
 

@@ -13,8 +13,8 @@ A retriever is also the ``embed_fn`` of token reduction's relevance step (``retr
 -> ``(E,)``, ``retriever(frames)`` -> ``(N, E)``). The routes' ``clip=`` setting (``mmlong.load(...,
 clip=PATH)``, ``mmlong ask --clip``, ``mmlong demo --clip``) is read by :func:`clip_setting` (checked,
 nothing loaded) and :func:`retriever_for` (loaded): the direct route scores frames with it in a
-``relevance`` reduction step, the language route adds its frame scores to the text relevance of
-clips (:mod:`mmlong.silvr.frame_relevance`).
+``relevance`` reduction step; the language route adds its frame scores to the text relevance of
+clips and lists the frames most like the question with each answer (:mod:`mmlong.silvr.frame_relevance`).
 """
 
 from __future__ import annotations
@@ -132,8 +132,8 @@ def add_clip_argument(parser) -> None:
     """The ``--clip PATH`` flag of ``mmlong ask`` and ``mmlong demo`` (``mmlong.load(clip=...)``)."""
     parser.add_argument("--clip", default=None, metavar="PATH",
                         help="CLIP weights (.pt checkpoint or transformers folder) that score frames against the "
-                             "question: direct route with a relevance reduction step, language route's clip "
-                             "selection in generate mode (default: none)")
+                             "question: the direct route's relevance reduction step; on the language route the "
+                             "frames most like the question, listed with the answer (default: none)")
 
 
 def ranks(similarity, targets) -> list[int]:
