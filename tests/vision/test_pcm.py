@@ -75,12 +75,19 @@ def test_basis_from_other_rows_sets_mean_and_directions():
                                rtol=0, atol=1e-5)
 
 
-def _gather_worker(rank, world, init, rows, out_dir):
-    import torch.distributed as dist
+def _gather_worker(rank, world, port, rows, out_dir):
+    import os
 
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    import torch.distributed as dist
+    from accelerate import Accelerator
+
+    import mmlong  # noqa: F401
     from mmlong.vision.pcm import gather_features
 
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    acc = Accelerator(cpu=True)  # as `accelerate launch` on a CPU machine: gloo, one process per rank
+    assert acc.num_processes == world and dist.get_backend() == "gloo"
     try:
         full = torch.randn(sum(rows), 5, generator=torch.Generator().manual_seed(3))
         lo = sum(rows[:rank])
@@ -93,15 +100,19 @@ def _gather_worker(rank, world, init, rows, out_dir):
         dist.destroy_process_group()
 
 
-def test_two_gloo_processes_take_components_from_the_gathered_batch(tmp_path):
-    """2 CPU processes (gloo) with 3 and 5 rows: each sees all 8 rows in rank order, its
+def test_two_accelerate_processes_take_components_from_the_gathered_batch(tmp_path):
+    """2 CPU processes (accelerate, gloo) with 3 and 5 rows: each sees all 8 rows in rank order, its
     reconstruction equals one process's over the full batch, and its gradient is that of its own
     rows with the other process's rows held constant."""
+    import socket
+
     import torch.multiprocessing as mp
 
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     rows = [3, 5]
-    mp.start_processes(_gather_worker, args=(2, f"file://{tmp_path}/pg", rows, str(tmp_path)), nprocs=2,
-                       start_method="spawn")
+    mp.start_processes(_gather_worker, args=(2, port, rows, str(tmp_path)), nprocs=2, start_method="spawn")
     full = torch.randn(8, 5, generator=torch.Generator().manual_seed(3))
     ref = pca_reconstruct(full, 2)
     for rank, lo in ((0, 0), (1, 3)):
