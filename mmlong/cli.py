@@ -160,12 +160,16 @@ def _print_answer(question: str, ans, as_json: bool, header: bool) -> None:
         print(json.dumps({"question": question, "answer": ans.text, "cited_times": ans.cited_times,
                           "cited_pages": ans.cited_pages, "frame_times": ans.frame_times, "tokens": ans.tokens,
                           "timings": ans.timings, "config": ans.config, "evidence": ans.evidence, "notes": ans.notes,
-                          "granularity": ans.context.get("granularity")}, default=str))
+                          "granularity": ans.context.get("granularity"),
+                          **({"clip_frames": ans.context["clip_frames"]} if "clip_frames" in ans.context else {})},
+                         default=str))
         return
     from mmlong.silvr.segments import hms
 
     cites = [hms(t) for t in ans.cited_times] + [f"page {p}" for p in ans.cited_pages]
     print((f"Q: {question}\n" if header else "") + f"{ans.text}\n[cited: {', '.join(cites) or 'none'}]")
+    if "clip_frames" in ans.context:  # --clip on the language route: the frames most like the question
+        print(f"[clip: {', '.join(hms(f['time']) for f in ans.context['clip_frames'])}]")
     for note in ans.notes:
         print(f"[note: {note}]", file=sys.stderr)
 

@@ -56,7 +56,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if not loopback:
         print(f"mmlong: warning: serving on {args.host}: anyone who can reach this address can upload files and "
               "run the model (there is no login)", file=sys.stderr)
-    print(f"mmlong demo: model {args.model}, uploads up to {args.max_upload_mb} MB in {sessions.root} (private, "
+    print(f"mmlong demo: model {args.model}{f', CLIP {args.clip}' if args.clip else ''}, uploads up to {args.max_upload_mb} MB in {sessions.root} (private, "
           "deleted with each session); Ctrl+C to stop", file=sys.stderr)
     import signal
 

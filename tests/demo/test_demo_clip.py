@@ -39,15 +39,6 @@ def test_demo_refuses_missing_clip_weights_before_serving(tmp_path, capsys):
         store_for("default", clip=tmp_path / "none.pt").config("silvr")
 
 
-def test_ask_dry_run_shows_the_clip_setting(scene_clip, video, capsys):
-    import json
-
-    _, weights = scene_clip
-    assert main(["ask", video, "What is shown?", "--model", "tiny:qwen2_5_vl", "--reduce", "relevance:0.5",
-                 "--clip", str(weights), "--dry-run", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["settings"]["clip"] == str(weights)
-
-
 def test_language_strip_puts_clips_frames_after_the_cited_ones():
     from mmlong.demo.answering import language_strip
 
@@ -83,3 +74,4 @@ def test_language_route_answer_and_demo_strip_show_the_frames_clip_finds(scene_c
     assert start <= best[0]["time"] < end
     assert f"{short_time(best[0]['time'])} clip" in [cap for _, cap in _video_strip(str(video), ans, "silvr")]
     assert all(not cap.endswith("clip") for _, cap in _video_strip(str(video), without, "silvr"))
+
