@@ -17,7 +17,11 @@ passes as ``gather``). Gradients: the directions are constants of the step anywa
 mean, a process's loss reaches only its own rows (their share of the global mean), since
 ``all_gather`` has no backward; the other processes' rows reach the parameters through their
 own losses, and DDP averages the gradients. With one process nothing is gathered and the
-numbers are those of the local batch.
+numbers are those of the local batch. This differs from the authors' code in two ways that
+matter only with several processes: it takes the PCA over each process's local batch, and it
+all-gathers the four feature sets with gradients so that each process's rows are contrasted
+with the whole global batch (targets ``rank * B + arange(B)``); here the components do not
+depend on how the batch is split, and the contrastive terms stay within each process's share.
 """
 
 from __future__ import annotations
