@@ -1,7 +1,8 @@
 """CLIP's view of a video's clips for the language route's clip selection (the ``clip=`` setting).
 
 The video is sampled once at :data:`FPS` frames per second (at most :data:`MAX_FRAMES`, spread
-evenly over a longer video) and its frames are embedded by CLIP once per video; for a
+evenly over a longer video; decoded at CLIP's input side) and its frames are embedded by CLIP
+once per video; for a
 question, a clip ``[start, end)`` scores the best cosine of its frames with the question (the
 frame nearest the clip's middle when no sampled frame falls inside it).
 :func:`mmlong.silvr.context.combine_relevance` joins these scores with the text relevance at
@@ -61,7 +62,8 @@ class FrameRelevance:
         st = os.stat(video)
         key = (os.path.abspath(video), st.st_size, st.st_mtime_ns)
         if key != self._key:
-            clip = sample(video, fps=self.fps, max_frames=self.max_frames)
+            # decoded straight to CLIP's input side (its transform's resize), so memory stays small
+            clip = sample(video, fps=self.fps, max_frames=self.max_frames, size=self.retriever.size)
             self._times = np.asarray(clip.timestamps, dtype=np.float64)
             self._embeds = self.retriever.embed_images(clip.frames).numpy()
             self._key = key
