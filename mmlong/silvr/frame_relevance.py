@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-__all__ = ["FPS", "MAX_FRAMES", "FrameRelevance"]
+__all__ = ["FPS", "MAX_FRAMES", "FrameRelevance", "VideoFrameScores"]
 
 FPS = 1.0  # frames per second sampled for CLIP
 MAX_FRAMES = 512  # at most this many per video (evenly spread beyond FPS * duration)
@@ -94,14 +94,20 @@ class FrameRelevance:
         return [{"time": round(float(times[i]), 2), "score": round(float(sim[i]), 4)}
                 for i in np.argsort(-sim, kind="stable")[:k]]
 
-    def for_video(self, video: str):
+    def for_video(self, video: str) -> "VideoFrameScores":
         """``score(question, spans)`` bound to ``video``, with this scorer's ``scale`` (what ``fit`` takes)."""
-        fr = self
+        return VideoFrameScores(self, video)
 
-        class _Bound:
-            scale = property(lambda _: fr.scale)
 
-            def __call__(self, question, spans):
-                return fr.scores(video, question, spans)
+class VideoFrameScores:
+    """:meth:`FrameRelevance.scores` of one video as ``score(question, spans)``, with ``scale``."""
 
-        return _Bound()
+    def __init__(self, scorer: FrameRelevance, video: str):
+        self.scorer, self.video = scorer, video
+
+    @property
+    def scale(self) -> float:
+        return self.scorer.scale
+
+    def __call__(self, question: str, spans: Sequence[tuple[float, float]]) -> list[float]:
+        return self.scorer.scores(self.video, question, spans)
