@@ -7,14 +7,19 @@ joined copy). Any faster-whisper model name or local path works as well
 (``ASRSettings(model="small.en")`` when the user has it). With ``batch_size`` > 1 the speech
 found by faster-whisper's bundled Silero VAD is cut into chunks of up to 30 s that are
 decoded ``batch_size`` at a time (faster-whisper's ``BatchedInferencePipeline``); 1 decodes
-the audio window by window. With ``screen_prompt`` the OCR text of the slide shown meanwhile
-is each stretch's prompt (:mod:`mmlong.silvr.asr_prompt`). A video with no audio track, or audio that cannot be decoded,
-yields no segments and a note instead of an error.
+the audio window by window. With ``temperature_fallback`` text that repeats itself (gzip
+compression ratio above 2.4) or that the model is unsure of (mean token log-probability below
+-1.0, unless it is likely silence) is decoded again at rising temperatures, faster-whisper's
+fallback: window by window it runs inside the decoder; batched, each chunk that fails is decoded
+again alone by the window-by-window decoder (not with ``screen_prompt``). Without it every
+window is decoded at temperature 0. With ``screen_prompt`` the OCR text of the slide shown
+meanwhile is each stretch's prompt (:mod:`mmlong.silvr.asr_prompt`). A video with no audio
+track, or audio that cannot be decoded, yields no segments and a note instead of an error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mmlong.errors import MmlongError, first_line, require
@@ -40,6 +45,44 @@ class ASRSettings:
     cpu_threads: int = 0  # 0 = CTranslate2's default
     batch_size: int = 8  # VAD chunks decoded together; 1 = window by window
     screen_prompt: bool = False  # decode each stretch of audio with the text of the slide shown meanwhile as prompt
+    temperature_fallback: bool = False  # decode again at temperatures 0.2 ... 1.0 what repeats itself or is unsure
+    condition_on_previous_text: bool = False  # batch_size 1 only: each window's prompt is the previous window's text
+    vad_threshold: float | None = None  # Silero speech probability above which audio is speech; None = 0.5
+    vad_min_silence_ms: int | None = None  # a pause this long ends a speech chunk; None = 160 batched, 2000 else
+    vad_speech_pad_ms: int | None = None  # milliseconds kept each side of a speech chunk; None = 400
+
+
+#: faster-whisper's fallback: the temperatures tried after 0, and the thresholds a decoded text must pass.
+FALLBACK_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)
+COMPRESSION_RATIO_MAX = 2.4  # above: the text repeats itself
+LOG_PROB_MIN = -1.0  # below (mean over its tokens): the model is unsure of the text ...
+NO_SPEECH_MIN = 0.6  # ... unless its no-speech probability is above this: then it is silence, skipped
+
+
+def decode_options(st: ASRSettings) -> dict:
+    """faster-whisper ``transcribe`` keywords for ``st`` (the batched pipeline's when ``batch_size`` > 1)."""
+    batched = st.batch_size > 1
+    if batched and st.condition_on_previous_text:
+        raise MmlongError("condition_on_previous_text needs batch_size=1 (the batched decoder decodes every chunk "
+                          "alone): pass batch_size=1 as well")
+    vad = {k: v for k, v in (("threshold", st.vad_threshold), ("min_silence_duration_ms", st.vad_min_silence_ms),
+                             ("speech_pad_ms", st.vad_speech_pad_ms)) if v is not None}
+    if vad and batched:  # a dict replaces all of the batched pipeline's VAD defaults; keep its 160 ms
+        vad.setdefault("min_silence_duration_ms", 160)
+    fallback = st.temperature_fallback and not batched  # batched: chunk by chunk afterwards (needs_fallback)
+    return dict(language=st.language, beam_size=st.beam_size, vad_filter=st.vad_filter, vad_parameters=vad or None,
+                condition_on_previous_text=st.condition_on_previous_text, word_timestamps=True,
+                temperature=(0.0, *FALLBACK_TEMPERATURES) if fallback else 0.0,
+                compression_ratio_threshold=COMPRESSION_RATIO_MAX, log_prob_threshold=LOG_PROB_MIN,
+                no_speech_threshold=NO_SPEECH_MIN, **({"batch_size": st.batch_size} if batched else {}))
+
+
+def needs_fallback(piece) -> bool:
+    """True when a decoded piece (its ``compression_ratio``, ``avg_logprob``, ``no_speech_prob``) fails
+    faster-whisper's thresholds: it repeats itself, or the model is unsure of it and it is not silence."""
+    if piece.compression_ratio > COMPRESSION_RATIO_MAX:
+        return True
+    return piece.avg_logprob < LOG_PROB_MIN and not piece.no_speech_prob > NO_SPEECH_MIN
 
 
 def _package_dir(module: str, name: str) -> Path:
@@ -120,6 +163,7 @@ class ASRDescriber:
     version = 4
 
     def __init__(self, settings: ASRSettings = ASRSettings(), device: str = "cpu", cache_dir: str | None = None):
+        decode_options(settings)  # a contradictory setting fails here, before any audio is read
         self.settings, self.device, self.cache_dir = settings, device, cache_dir
         self._model = None
 
@@ -146,26 +190,31 @@ class ASRDescriber:
         """True when stage 1 must hand :meth:`describe` the OCR segments (they become prompts)."""
         return self.settings.screen_prompt
 
-    def _transcribe(self, model, path: str, duration: float, screen, progress) -> list[Segment]:
-        """Speech sentences of ``path``; with ``screen`` segments, piece by piece with the slides' prompts."""
-        st = self.settings
-        kw = {"batch_size": st.batch_size} if st.batch_size > 1 else {}
-        common = dict(language=st.language, beam_size=st.beam_size, vad_filter=st.vad_filter,
-                      condition_on_previous_text=False, word_timestamps=True, **kw)
+    def _transcribe(self, model, path: str, duration: float, screen, progress) -> tuple[list[Segment], int]:
+        """Speech sentences of ``path`` and how many chunks were decoded again (batched fallback);
+        with ``screen`` segments, piece by piece with the slides' prompts."""
+        from faster_whisper.audio import decode_audio
+
+        st, rate = self.settings, 16000
+        common = decode_options(st)
         if not screen:
             pieces_, _info = model.transcribe(path, **common)
-            segs = []
+            refine = st.temperature_fallback and st.batch_size > 1
+            segs, audio, redone = [], None, 0
             for p in pieces_:
-                segs.extend(sentences(p))
+                if refine and needs_fallback(p):
+                    audio = decode_audio(path, sampling_rate=rate) if audio is None else audio  # (samples,) float32
+                    segs.extend(self._decode_again(model.model, audio[int(p.start * rate):int(p.end * rate)], p.start))
+                    redone += 1
+                else:
+                    segs.extend(sentences(p))
                 if progress:
                     progress(min(float(p.end), duration), duration)
-            return segs
-        from faster_whisper.audio import decode_audio
+            return segs, redone
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 
         from mmlong.silvr.asr_prompt import pieces
 
-        rate = 16000
         audio = decode_audio(path, sampling_rate=rate)  # (samples,) float32 mono
         duration = len(audio) / rate
         # the same voice-activity options the batched pipeline uses, to find silences to cut at
@@ -181,7 +230,14 @@ class ASRDescriber:
                 segs.extend(Segment(s.start + pc.start, s.end + pc.start, s.text, s.source) for s in sentences(p))
             if progress:
                 progress(min(pc.end, duration), duration)
-        return segs
+        return segs, 0
+
+    def _decode_again(self, whisper, audio, offset: float) -> list[Segment]:
+        """One batched chunk (``audio``: (samples,) float32 at 16 kHz, starting at ``offset`` s) decoded by the
+        window-by-window decoder with the temperature fallback; its sentences on the video's clock."""
+        opts = {**decode_options(replace(self.settings, batch_size=1, temperature_fallback=True)), "vad_filter": False}
+        got, _info = whisper.transcribe(audio, **opts)
+        return [Segment(s.start + offset, s.end + offset, s.text, s.source) for p in got for s in sentences(p)]
 
     def describe(self, path: str, progress=None, screen: tuple[Segment, ...] = ()) -> Transcript:
         """Speech segments of ``path``; ``screen``: its OCR segments, used as prompts when ``screen_prompt``."""
@@ -193,9 +249,10 @@ class ASRDescriber:
             return Transcript(duration, (), ("speech: skipped, the video has no audio track",), {"asr": self.key()})
         model, st = self._load(), self.settings
         try:
-            segs = self._transcribe(model, path, duration, screen if st.screen_prompt else (), progress)
+            segs, redone = self._transcribe(model, path, duration, screen if st.screen_prompt else (), progress)
         except Exception as exc:  # noqa: BLE001 - unreadable audio must not abort the video
             return Transcript(duration, (), (f"speech: skipped, the audio could not be decoded ({first_line(exc)})",),
                               {"asr": self.key()})
         notes = () if segs else ("speech: no speech detected",)
-        return Transcript(duration, tuple(segs), notes, {"asr": self.key()})
+        record = {"asr": self.key(), **({"asr_decoded_again": redone} if st.temperature_fallback else {})}
+        return Transcript(duration, tuple(segs), notes, record)
