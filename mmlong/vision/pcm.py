@@ -10,51 +10,101 @@ smoothing 0.1, added with weight 1 : ``short_weight`` (1.0 in the released code)
 
 with ``s = exp(logit_scale)``. The PCA runs over the batch, in float32.
 
-Several processes (accelerate / torch.distributed): each computes the loss over its own share
-of the batch, but the coarse feature's mean and principal directions come from the image
-features of the whole global batch (:func:`gather_features`, which ``mmlong train longclip``
-passes as ``gather``). Gradients: the directions are constants of the step anyway; through the
-mean, a process's loss reaches only its own rows (their share of the global mean), since
-``all_gather`` has no backward; the other processes' rows reach the parameters through their
-own losses, and DDP averages the gradients. With one process nothing is gathered and the
-numbers are those of the local batch. This differs from the authors' code in two ways that
-matter only with several processes: it takes the PCA over each process's local batch, and it
-all-gathers the four feature sets with gradients so that each process's rows are contrasted
-with the whole global batch (targets ``rank * B + arange(B)``); here the components do not
-depend on how the batch is split, and the contrastive terms stay within each process's share.
+Several processes (accelerate / torch.distributed), as the authors and open_clip's ``ClipLoss``
+with ``gather_with_grad``: the image, long-text and short-text features of every process are
+all-gathered with gradients (:func:`gather_features`, which ``mmlong train longclip`` passes as
+``gather``), and each process contrasts its own ``B_r`` rows with all ``N`` rows of the global
+batch in both directions, its row ``i`` matching global column ``offset_r + i`` (``offset_r``:
+the rows of the processes before it; shares may differ, e.g. 3 and 5)::
+
+    L_r = CE(s I_r T_all^T) / 2 + CE(s T_r I_all^T) / 2 + w * [the same with C, T_short]   # (B_r, N) logits
+
+The coarse feature's mean and principal directions come from the image features of the whole
+global batch, so the components do not depend on how the batch is split; the authors take the
+PCA over each process's local batch instead (a deliberate difference: their coarse feature
+changes with the number of processes). Gradients: the gathered rows carry them back to the
+process that owns them (the gather's backward pass sums each row's gradient over the processes'
+losses), so with DDP averaging the parameter gradients over ``R`` processes the update is the
+gradient of ``(L_0 + ... + L_{R-1}) / R`` taken on one machine (``mmlong train longclip``'s loop
+weights ``L_r`` by its share of the rows instead, ``R B_r / N``, so that every row counts once
+when shares differ); the principal directions are constants of the step, the mean is not. With
+one process nothing is gathered and the numbers are exactly those of the local batch.
 """
 
 from __future__ import annotations
 
+import functools
+
 from mmlong.errors import MmlongError
 
-__all__ = ["COMPONENTS", "LABEL_SMOOTHING", "gather_features", "pca_reconstruct", "contrastive", "pcm_loss"]
+__all__ = ["COMPONENTS", "LABEL_SMOOTHING", "gather_features", "row_offset", "pca_reconstruct", "contrastive",
+           "pcm_loss"]
 
 COMPONENTS = 32  # principal components kept in the coarse image feature
 LABEL_SMOOTHING = 0.1
+
+
+def _shares(n: int, device):
+    """``([B_0, B_1, ...], rank)``: every process's row count (a collective), or None with fewer
+    than 2 torch.distributed processes."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return None
+    count = torch.tensor([n], device=device)
+    sizes = [torch.zeros_like(count) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, count)
+    return [int(v) for v in sizes], dist.get_rank()
+
+
+def row_offset(n: int, device="cpu") -> int:
+    """Where this process's ``n`` rows start in the global batch: the rows of the processes
+    before it (0 with one process). Every process must call it (a collective)."""
+    shares = _shares(n, device)
+    return 0 if shares is None else sum(shares[0][:shares[1]])
+
+
+@functools.cache
+def _all_gather_with_grad():
+    """The autograd function ``(M, F) -> (R, M, F)``: every process's (equal-sized) block."""
+    import torch
+    import torch.distributed as dist
+
+    class AllGather(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+            dist.all_gather(parts, x.contiguous())
+            return torch.stack(parts)
+
+        @staticmethod
+        def backward(ctx, grad):  # (R, M, F): each process's gradient on every block, summed over processes
+            grad = grad.contiguous()
+            dist.all_reduce(grad)
+            return grad[dist.get_rank()]
+
+    return AllGather
 
 
 def gather_features(x):
     """``(B, E)`` -> ``(B_0 + B_1 + ..., E)``: every process's rows, process 0's first, when
     torch.distributed runs more than one process (as accelerate does); else ``x`` itself.
 
-    This process's rows are ``x`` itself (gradients flow to them); the others' are constants
-    (``all_gather`` has no backward). Processes may hold different numbers of rows.
+    Gathered with gradients: this process's rows are ``x`` itself, and the gradient that any
+    process's loss puts on a row is summed over the processes and delivered to the process that
+    owns the row (an all-reduce in the backward pass, which every process must run). Processes
+    may hold different numbers of rows: each share is padded to the largest, gathered, and cut back.
     """
     import torch
-    import torch.distributed as dist
 
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+    shares = _shares(x.shape[0], x.device)
+    if shares is None:
         return x
-    world, rank = dist.get_world_size(), dist.get_rank()
-    n = torch.tensor([x.shape[0]], device=x.device)
-    sizes = [torch.zeros_like(n) for _ in range(world)]
-    dist.all_gather(sizes, n)
-    sizes = [int(v) for v in sizes]
-    pad = x.detach().new_zeros(max(sizes) - x.shape[0], *x.shape[1:])
-    parts = [x.new_empty(max(sizes), *x.shape[1:]) for _ in range(world)]
-    dist.all_gather(parts, torch.cat([x.detach(), pad]).contiguous())
-    parts = [p[:k] for p, k in zip(parts, sizes)]
+    sizes, rank = shares
+    pad = x.new_zeros(max(sizes) - x.shape[0], *x.shape[1:])
+    blocks = _all_gather_with_grad().apply(torch.cat([x, pad]))  # (R, max B, E)
+    parts = [block[:k] for block, k in zip(blocks, sizes)]
     parts[rank] = x
     return torch.cat(parts)
 
@@ -86,40 +136,67 @@ def pca_reconstruct(x, components: int = COMPONENTS, *, basis=None):
     return (xc @ v @ v.t() + mean).to(dtype)
 
 
-def contrastive(a, b, scale, label_smoothing: float = LABEL_SMOOTHING):
-    """Symmetric InfoNCE of matched rows: ``(CE(s a b^T) + CE(s b a^T)) / 2`` over the batch."""
+def contrastive(a, b, scale, label_smoothing: float = LABEL_SMOOTHING, *, a_all=None, b_all=None,
+                offset: int = 0):
+    """Symmetric InfoNCE of matched rows: ``(CE(s a b_all^T) + CE(s b a_all^T)) / 2``, averaged over the rows.
+
+    Args:
+        a, b: ``(B, E)`` matched rows (row ``i`` of ``a`` with row ``i`` of ``b``).
+        scale: ``s``, multiplies the ``(B, N)`` cosine logits.
+        a_all, b_all: ``(N, E)`` the global batch the rows are contrasted with (default ``a``,
+            ``b``: the batch itself), holding ``a``, ``b`` at rows ``offset .. offset + B - 1``.
+        offset: the global index of row 0, the target of ``a[0]`` and ``b[0]``.
+    """
     import torch
     import torch.nn.functional as F
 
-    logits = scale * a @ b.t()
-    y = torch.arange(len(a), device=a.device)
+    a_all = a if a_all is None else a_all
+    b_all = b if b_all is None else b_all
+    if len(a_all) != len(b_all) or not 0 <= offset <= len(a_all) - len(a):
+        raise MmlongError(f"contrastive: {len(a)} rows at offset {offset} do not fit global batches of "
+                          f"{len(a_all)} and {len(b_all)} rows; pass both global batches, holding the rows")
+    logits = scale * a @ b_all.t()  # (B, N)
+    back = logits.t() if a_all is a and b_all is b else scale * b @ a_all.t()  # (B, N)
+    y = torch.arange(offset, offset + len(a), device=a.device)
     return (F.cross_entropy(logits, y, label_smoothing=label_smoothing)
-            + F.cross_entropy(logits.t(), y, label_smoothing=label_smoothing)) / 2
+            + F.cross_entropy(back, y, label_smoothing=label_smoothing)) / 2
 
 
 def pcm_loss(image, long_text, short_text, logit_scale, *, components: int = COMPONENTS,
              short_weight: float = 1.0, label_smoothing: float = LABEL_SMOOTHING, gather=None) -> dict:
-    """The PCM loss of one batch.
+    """The PCM loss of one batch (this process's share of it, contrasted with the global batch).
 
     Args:
         image, long_text, short_text: ``(B, E)`` features (normalised here).
         logit_scale: the model's log temperature.
         components: principal components of the coarse image feature.
         short_weight: weight of the short-caption term.
-        gather: ``(B, E) -> (N, E)``, the normalised image features of the whole global batch for
-            the principal components (:func:`gather_features`); None = this batch only. Every
+        gather: ``(B, F) -> (N, F)``, every process's rows in rank order with gradients
+            (:func:`gather_features`): the principal components come from all ``N`` images and
+            both terms contrast this process's rows with all ``N``; None = this batch only. Every
             process must call it (a collective).
 
     Returns:
         ``{"loss", "long", "short"}`` (scalars; ``loss = long + short_weight * short``).
     """
+    import torch
     import torch.nn.functional as F
 
-    if len(image) < 2:
-        raise MmlongError(f"PCM needs a batch of at least 2 images, got {len(image)}; raise --batch-size")
-    img = F.normalize(image, dim=-1)
-    coarse = pca_reconstruct(img, components, basis=None if gather is None else gather(img))
+    img, long, short = (F.normalize(t, dim=-1) for t in (image, long_text, short_text))
+    img_all, long_all, short_all, offset = img, long, short, 0
+    if gather is not None:
+        local = torch.cat([img, long, short], 1)  # (B, 3E): one collective for the three sets
+        everything = gather(local)
+        if everything is not local:  # several processes
+            img_all, long_all, short_all = everything.chunk(3, 1)
+            offset = row_offset(len(img), img.device)
+    if len(img_all) < 2:
+        raise MmlongError(f"PCM needs a batch of at least 2 images, got {len(img_all)}; raise --batch-size")
+    # basis passed whenever gather is, also with one process: that keeps those runs' bf16 gradients
+    # bit-identical to the PCA-only gather's (basis=x and basis=None round differently in bf16)
+    coarse_all = pca_reconstruct(img_all, components, basis=None if gather is None else img_all)
+    coarse = coarse_all if img_all is img else coarse_all[offset:offset + len(img)]
     scale = logit_scale.exp()
-    long = contrastive(img, F.normalize(long_text, dim=-1), scale, label_smoothing)
-    short = contrastive(coarse, F.normalize(short_text, dim=-1), scale, label_smoothing)
-    return {"loss": long + short_weight * short, "long": long, "short": short}
+    long_term = contrastive(img, long, scale, label_smoothing, a_all=img_all, b_all=long_all, offset=offset)
+    short_term = contrastive(coarse, short, scale, label_smoothing, a_all=coarse_all, b_all=short_all, offset=offset)
+    return {"loss": long_term + short_weight * short_term, "long": long_term, "short": short_term}

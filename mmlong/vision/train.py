@@ -97,7 +97,9 @@ class CaptionData:
 
 class PcmObjective:
     """The loop's objective for CLIP: a micro-batch is a stack of examples, its count the examples,
-    its loss :func:`~mmlong.vision.pcm.pcm_loss` times the count (the loop divides by the global count)."""
+    its loss :func:`~mmlong.vision.pcm.pcm_loss` times the count (the loop divides by the global count).
+    With several processes ``gather_features`` gives the loss the global batch: the principal
+    components and both contrastive terms (each process's rows against every process's)."""
 
     def __init__(self, components: int, short_weight: float):
         self.components, self.short_weight = components, short_weight

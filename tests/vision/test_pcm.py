@@ -47,6 +47,20 @@ def test_pcm_loss_is_long_plus_weighted_short():
     assert contrastive(L, L, torch.tensor(10.0)) < contrastive(L, L.roll(1, 0), torch.tensor(10.0)) - 1  # matched: lower
 
 
+def test_shares_against_the_global_batch_weighted_by_rows_give_the_batch_loss():
+    g = torch.Generator().manual_seed(6)
+    a = torch.nn.functional.normalize(torch.randn(8, 4, generator=g), dim=-1)
+    b = torch.nn.functional.normalize(a + 0.1 * torch.randn(8, 4, generator=g), dim=-1)  # row i matches row i
+    scale = torch.tensor(5.0)
+    parts = [3 / 8 * contrastive(a[:3], b[:3], scale, a_all=a, b_all=b, offset=0),
+             5 / 8 * contrastive(a[3:], b[3:], scale, a_all=a, b_all=b, offset=3)]
+    torch.testing.assert_close(sum(parts), contrastive(a, b, scale), rtol=0, atol=1e-5)
+    shifted = contrastive(a[3:], b[3:], scale, a_all=a, b_all=b, offset=2)  # wrong targets: a higher loss
+    assert shifted > parts[1] * 8 / 5 + 1
+    with pytest.raises(MmlongError, match="offset 4"):
+        contrastive(a[3:], b[3:], scale, a_all=a, b_all=b, offset=4)
+
+
 def test_pcm_refuses_a_single_image_and_bad_components():
     with pytest.raises(MmlongError, match="at least 2 images"):
         pcm_loss(torch.zeros(1, 4), torch.zeros(1, 4), torch.zeros(1, 4), torch.tensor(0.0))
@@ -75,6 +89,29 @@ def test_basis_from_other_rows_sets_mean_and_directions():
                                rtol=0, atol=1e-5)
 
 
+class _Linear(torch.nn.Module):
+    """A tiny "model": image features ``xi @ Wi``, text features ``x @ Wt``, a learnt log temperature."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(4)
+        self.wi = torch.nn.Parameter(torch.randn(5, 6, generator=g))
+        self.wt = torch.nn.Parameter(torch.randn(5, 6, generator=g))
+        self.logit_scale = torch.nn.Parameter(torch.tensor(1.2))
+
+    def forward(self, xi, xl, xs):
+        return xi @ self.wi, xl @ self.wt, xs @ self.wt
+
+
+def _inputs():
+    """(8, 5) inputs for the images, long and short captions of the 8-row global batch."""
+    g = torch.Generator().manual_seed(5)
+    return [torch.randn(8, 5, generator=g) for _ in range(3)]
+
+
+PCM_SETTINGS = dict(components=2, short_weight=0.5)
+
+
 def _gather_worker(rank, world, port, rows, out_dir):
     import os
 
@@ -89,21 +126,58 @@ def _gather_worker(rank, world, port, rows, out_dir):
     acc = Accelerator(cpu=True)  # as `accelerate launch` on a CPU machine: gloo, one process per rank
     assert acc.num_processes == world and dist.get_backend() == "gloo"
     try:
+        lo, hi = sum(rows[:rank]), sum(rows[:rank + 1])
         full = torch.randn(sum(rows), 5, generator=torch.Generator().manual_seed(3))
-        lo = sum(rows[:rank])
-        local = full[lo:lo + rows[rank]].clone().requires_grad_(True)
+        local = full[lo:hi].clone().requires_grad_(True)
         got = gather_features(local)
         recon = pca_reconstruct(local, 2, basis=got)
         (recon * torch.arange(1.0, 6.0)).sum().backward()
-        torch.save({"gathered": got.detach(), "recon": recon.detach(), "grad": local.grad}, f"{out_dir}/{rank}.pt")
+        out = {"gathered": got.detach(), "recon": recon.detach(), "grad": local.grad}
+
+        model = _Linear()  # the same parameters in every process
+        xs = [x[lo:hi] for x in _inputs()]
+
+        def step(gather):  # this process's loss and its parameters' gradients (before DDP averages them)
+            model.zero_grad()
+            loss = pcm_loss(*model(*xs), model.logit_scale, **PCM_SETTINGS, gather=gather)["loss"]
+            loss.backward()
+            return loss.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}
+
+        out["loss"], out["grads"] = step(gather_features)
+
+        def no_grad_gather(x):  # the other process's rows as constants: what the test must catch
+            g = gather_features(x.detach())
+            return torch.cat([g[:lo], x, g[hi:]])
+
+        out["loss_without"], out["grads_without"] = step(no_grad_gather)
+        torch.save(out, f"{out_dir}/{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
-def test_two_accelerate_processes_take_components_from_the_gathered_batch(tmp_path):
-    """2 CPU processes (accelerate, gloo) with 3 and 5 rows: each sees all 8 rows in rank order, its
-    reconstruction equals one process's over the full batch, and its gradient is that of its own
-    rows with the other process's rows held constant."""
+def _global_pcm(model, lo, hi):
+    """The loss of the process holding rows ``lo:hi``, written out on one machine: its rows
+    against all 8 rows of the global batch, principal components of all 8 images."""
+    import torch.nn.functional as F
+
+    img, lt, st = (F.normalize(t, dim=-1) for t in model(*_inputs()))
+    coarse = pca_reconstruct(img, PCM_SETTINGS["components"])
+    s, y = model.logit_scale.exp(), torch.arange(lo, hi)
+
+    def sym(a, b):  # rows lo:hi of a against all of b, and rows lo:hi of b against all of a
+        return (F.cross_entropy(s * a[lo:hi] @ b.t(), y, label_smoothing=0.1)
+                + F.cross_entropy(s * b[lo:hi] @ a.t(), y, label_smoothing=0.1)) / 2
+
+    return sym(img, lt) + PCM_SETTINGS["short_weight"] * sym(coarse, st)
+
+
+def test_two_accelerate_processes_contrast_with_the_global_batch(tmp_path):
+    """2 CPU processes (accelerate, gloo) with 3 and 5 rows: each sees all 8 rows in rank
+    order, its reconstruction equals one process's over the full batch, and the gradients (of
+    gathered rows; of a tiny linear model's parameters, averaged over the processes as DDP does) are
+    those of the global formula computed on one machine: the mean over the processes of each
+    process's loss over its own rows against all 8. With the other process's rows held
+    constant the gradients come out different (so the check can fail)."""
     import socket
 
     import torch.multiprocessing as mp
@@ -113,13 +187,23 @@ def test_two_accelerate_processes_take_components_from_the_gathered_batch(tmp_pa
         port = s.getsockname()[1]
     rows = [3, 5]
     mp.start_processes(_gather_worker, args=(2, port, rows, str(tmp_path)), nprocs=2, start_method="spawn")
-    full = torch.randn(8, 5, generator=torch.Generator().manual_seed(3))
-    ref = pca_reconstruct(full, 2)
-    for rank, lo in ((0, 0), (1, 3)):
-        out = torch.load(tmp_path / f"{rank}.pt")
-        torch.testing.assert_close(out["gathered"], full, rtol=0, atol=0)
-        torch.testing.assert_close(out["recon"], ref[lo:lo + rows[rank]], rtol=0, atol=1e-5)
-        local = full[lo:lo + rows[rank]].clone().requires_grad_(True)
-        basis = torch.cat([full[:lo], local, full[lo + rows[rank]:]])
-        (pca_reconstruct(local, 2, basis=basis) * torch.arange(1.0, 6.0)).sum().backward()
-        torch.testing.assert_close(out["grad"], local.grad, rtol=0, atol=1e-5)
+    outs = [torch.load(tmp_path / f"{rank}.pt") for rank in (0, 1)]
+
+    full = torch.randn(8, 5, generator=torch.Generator().manual_seed(3)).requires_grad_(True)
+    recon = pca_reconstruct(full, 2)
+    (recon * torch.arange(1.0, 6.0)).sum().backward()  # both processes' losses; the mean through all 8 rows
+    for out, lo, hi in ((outs[0], 0, 3), (outs[1], 3, 8)):
+        torch.testing.assert_close(out["gathered"], full.detach(), rtol=0, atol=0)
+        torch.testing.assert_close(out["recon"], recon[lo:hi].detach(), rtol=0, atol=1e-5)
+        torch.testing.assert_close(out["grad"], full.grad[lo:hi], rtol=0, atol=1e-5)
+
+    model = _Linear()
+    ref = (_global_pcm(model, 0, 3) + _global_pcm(model, 3, 8)) / 2  # DDP's mean over the 2 processes
+    ref.backward()
+    torch.testing.assert_close((outs[0]["loss"] + outs[1]["loss"]) / 2, ref.detach(), rtol=0, atol=1e-5)
+    for k, p in model.named_parameters():  # DDP's all-reduce: the mean of the processes' gradients
+        torch.testing.assert_close((outs[0]["grads"][k] + outs[1]["grads"][k]) / 2, p.grad, rtol=1e-5, atol=1e-6)
+    for k in ("wi", "wt"):  # the cross-process terms matter (the log temperature's gradient is local anyway)
+        without = (outs[0]["grads_without"][k] + outs[1]["grads_without"][k]) / 2
+        assert (without - model.get_parameter(k).grad).abs().max() > 1e-3
+    torch.testing.assert_close(outs[0]["loss_without"], outs[0]["loss"], rtol=0, atol=0)  # same forward
