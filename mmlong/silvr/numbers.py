@@ -15,7 +15,11 @@ readings are meant. Within a group, "hundred" multiplies what precedes it and "t
 "million" close a block: "nine thousand three hundred ninety four" is one group, 9394.
 "oh" counts as zero only between other digit words; a lone "one" is a pronoun, not a number.
 A number below 20 written in digits before "hundred" / "thousand" / "million" reads as its
-word ("3 hundred twenty one" -> 321, as ASR writes it).
+word ("3 hundred twenty one" -> 321, as ASR writes it). "fine", which ASR writes for a
+spoken "five" (the two differ only in their last consonant), reads as five where it is part of
+a digit-by-digit reading: in a chain of single-digit words (joined by spaces, commas or
+hyphens) that holds at least two others ("fine five seven two" -> 5572); elsewhere it stays a
+word ("a fine one", "that is fine, two of them").
 """
 
 from __future__ import annotations
@@ -34,6 +38,33 @@ _SCALES = {"thousand": 1000, "million": 1_000_000}
 WORD_VALUES: dict[str, int] = {**{w: i for i, w in enumerate(_UNITS)}, **_TENS, "hundred": 100, "oh": 0, **_SCALES}
 
 _TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[A-Za-z]+(?:-[A-Za-z]+)*")
+_DIGIT_WORDS = frozenset(_UNITS[:10]) | {"oh"}
+_MISHEARD = {"fine": "five"}  # word ASR writes for a spoken digit -> that digit's word
+
+
+def _digit_readings(text: str, tokens: list) -> dict[int, str]:
+    """Token index -> digit word(s), for each misheard digit inside a chain of single-digit words (joined
+    by spaces, commas or hyphens) that holds at least two real ones."""
+    out: dict[int, str] = {}
+    chain: list[tuple[int, list[str]]] = []  # (token index, its hyphen-separated words)
+
+    def close():
+        if sum(p in _DIGIT_WORDS for _, parts in chain for p in parts) >= 2:
+            for k, parts in chain:
+                if any(p in _MISHEARD for p in parts):
+                    out[k] = "-".join(_MISHEARD.get(p, p) for p in parts)
+        chain.clear()
+
+    for i, m in enumerate(tokens):
+        parts = m.group(0).lower().split("-")
+        if not all(p in _DIGIT_WORDS or p in _MISHEARD for p in parts):
+            close()
+            continue
+        if chain and not re.fullmatch(r"[\s,\-]+", text[tokens[chain[-1][0]].end():m.start()]):
+            close()
+        chain.append((i, parts))
+    close()
+    return out
 
 
 @dataclass(frozen=True)
@@ -118,8 +149,9 @@ def numbers_in(text: str) -> list[NumberSpan]:
         run.clear()
 
     tokens = list(_TOKEN.finditer(text))
+    misheard = _digit_readings(text, tokens)
     for i, m in enumerate(tokens):
-        tok, s, e = m.group(0), m.start(), m.end()
+        tok, s, e = misheard.get(i, m.group(0)), m.start(), m.end()
         after = tokens[i + 1].group(0).lower() if i + 1 < len(tokens) else ""
         if tok.isdigit() and int(tok) < 20 and after in ("hundred", *_SCALES):  # "3 hundred twenty one"
             run.append((_UNITS[int(tok)], s, e))

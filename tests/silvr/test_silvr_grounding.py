@@ -44,6 +44,12 @@ def units():
     ("the one thing to remember", []),
     ("the secret number is... 3 hundred twenty one.", ["321"]),  # ASR writes the first word as a digit
     ("5 thousand 2 hundred, but 3 apples", ["5200", "3"]),
+    ("your locker code is fine five seven two.", ["5572"]),  # ASR's "fine" for a spoken five, in a digit reading
+    ("the code is fine fine seven two, or fine-five-seven-two", ["5572", "5572"]),
+    ("five seven fine", ["575"]),
+    ("a fine one", []),  # elsewhere "fine" is a word: next to one digit word ...
+    ("that is fine, two of them", ["2"]),
+    ("it was fine. Five seven two", ["572"]),  # ... or across a sentence end
 ])
 def test_numbers_read_the_same_in_digits_and_words(text, values):
     assert [n.value for n in numbers_in(text)] == values
