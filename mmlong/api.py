@@ -139,7 +139,7 @@ def resolve(model: str = "default", *, route: str | None = None, pos: str | None
     from mmlong.pipeline.direct import PipelineConfig
     from mmlong.pos_encodings.options import PosOptions, merge_options
     from mmlong.pos_encodings.registry import get_scheme
-    from mmlong.tokens.reduce import reducer_from
+    from mmlong.tokens.reduce import check_clip, reducer_from
 
     if pos is None:  # the scheme the checkpoint was trained with (mmlong.json), else native
         pos, recorded = trained_scheme(model)
@@ -149,6 +149,7 @@ def resolve(model: str = "default", *, route: str | None = None, pos: str | None
     if prefill is None and (patterns is not None or prefill_opts):
         raise MmlongError("patterns/prefill_opts need prefill='mminference'")
     red = reducer_from(reduce)
+    check_clip(red, clip)  # before any weight loads
     fam = family_for(model)
     torch_dtype = _dtype(dtype, device)
     defaults = {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}

@@ -23,14 +23,20 @@ __all__ = ["PipelineStore", "store_for", "default_factory", "forget_stage1"]
 
 
 def _route_kwargs(route: str, pos: str | None, device: str | None, cache_dir: str | None,
-                  max_new_tokens: int | None, clip: str | None = None) -> dict:
+                  max_new_tokens: int | None, clip: str | None = None, reduce=None) -> dict:
     """``mmlong.load`` / ``resolve`` keywords for ``route``: the stage-1 cache is the language route's,
-    the position scheme the direct route's; ``clip`` (CLIP weights) both routes'."""
+    the position scheme the direct route's; ``clip`` (CLIP weights) the language route's, and the
+    direct route's when its ``reduce`` has a relevance step (the one step CLIP scores)."""
+    from mmlong.tokens.reduce import reducer_from
+
     kw: dict = {"route": route, "device": device, "max_new_tokens": max_new_tokens, "clip": clip}
     if route == "silvr":
         kw["cache_dir"] = cache_dir
     else:
         kw["pos"] = pos
+        red = reducer_from(reduce)
+        if red is None or red.top_frames is None:
+            kw["clip"] = None
     return kw
 
 
@@ -45,7 +51,8 @@ def default_factory(model: str = "default", *, device: str | None = None, cache_
     def make(route: str, pos: str | None = None, **opts):
         import mmlong
 
-        pipe = mmlong.load(model, **_route_kwargs(route, pos, device, cache_dir, max_new_tokens, clip), **opts)
+        pipe = mmlong.load(model, **_route_kwargs(route, pos, device, cache_dir, max_new_tokens, clip,
+                                                  opts.get("reduce")), **opts)
         pipe.progress = True
         return pipe
 

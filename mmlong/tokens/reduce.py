@@ -140,18 +140,33 @@ def reducer_from(value: Any) -> Reducer | None:
     return Reducer(**kw)
 
 
+def check_clip(reducer: Reducer | None, clip) -> None:
+    """Refuse a ``clip=`` setting the reducer cannot use: CLIP scores frames for the relevance
+    step only, and replaces the reducer's own ``embed_fn``.
+
+    Raises:
+        MmlongError: ``clip`` is set and the reducer has no relevance step, or already has an ``embed_fn``.
+    """
+    if clip is None:
+        return
+    if reducer is None or reducer.top_frames is None:
+        raise MmlongError("clip= ranks frames for reduce='s relevance step, and reduce= has none; add one "
+                          "(e.g. reduce='temporal+relevance:0.25') or drop clip=")
+    if reducer.embed_fn is not None:
+        raise MmlongError("the reducer already has an embed_fn; pass clip= or Reducer(embed_fn=...), not both")
+
+
 def with_clip(reducer: Reducer | None, clip) -> Reducer | None:
     """``reducer`` with its relevance step scored by the CLIP of the ``clip=`` setting (a path, or a
     :class:`~mmlong.vision.ClipRetriever`): frames and question embedded by CLIP. Unchanged when
-    ``clip`` is None or the reducer has no relevance step (nothing else ranks frames by the question).
+    ``clip`` is None.
 
     Raises:
-        MmlongError: the reducer already has an ``embed_fn``.
+        MmlongError: what :func:`check_clip` refuses.
     """
-    if clip is None or reducer is None or reducer.top_frames is None:
+    check_clip(reducer, clip)
+    if clip is None:
         return reducer
-    if reducer.embed_fn is not None:
-        raise MmlongError("the reducer already has an embed_fn; pass clip= or Reducer(embed_fn=...), not both")
     from mmlong.vision.retrieval import retriever_for
 
     return dataclasses.replace(reducer, embed_fn=retriever_for(clip))

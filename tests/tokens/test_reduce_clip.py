@@ -40,8 +40,10 @@ def test_load_with_clip_scores_relevance_by_clip(scene_clip):
 
 def test_with_clip_rule(scene_clip):
     model, weights = scene_clip
-    assert with_clip(reducer_from("temporal"), str(weights)) == reducer_from("temporal")  # no relevance step
-    assert with_clip(None, str(weights)) is None
+    for no_relevance in (reducer_from("temporal"), None):  # nothing would rank frames by the question
+        with pytest.raises(MmlongError, match="relevance step, and reduce= has none"):
+            with_clip(no_relevance, str(weights))
+    assert with_clip(reducer_from("temporal"), None) == reducer_from("temporal")
     r = ClipRetriever(model)
     assert with_clip(reducer_from("relevance:0.5"), r).embed_fn is r
     assert with_clip(reducer_from("relevance:0.5"), None).embed_fn is None
@@ -53,5 +55,7 @@ def test_resolve_checks_clip_without_loading(tmp_path):
     cfg = mmlong.resolve("tiny:qwen2_5_vl", reduce="relevance:0.25", clip="tiny")
     assert cfg.clip == "tiny" and cfg.reduce["top_frames"] == 0.25
     assert mmlong.resolve("tiny:qwen2_5_vl").clip is None
+    with pytest.raises(MmlongError, match="add one"):  # before any weight loads
+        mmlong.resolve("tiny:qwen2_5_vl", reduce="temporal", clip="tiny")
     with pytest.raises(MmlongError, match="no CLIP weights at"):
         mmlong.resolve("tiny:qwen2_5_vl", reduce="relevance:0.25", clip=str(tmp_path / "none.pt"))
