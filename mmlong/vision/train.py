@@ -115,15 +115,37 @@ class PcmObjective:
         return len(batch["pixels"])
 
     def loss(self, model, batch: dict, seed: int):
-        from mmlong.vision.features import image_features, text_features
+        """``model``: :func:`_towers_module`'s wrapper (DDP-prepared with several processes)."""
         from mmlong.vision.pcm import gather_features, pcm_loss
 
-        inner = getattr(model, "module", model)
         n = len(batch["pixels"])
-        out = pcm_loss(image_features(inner, batch["pixels"]), text_features(inner, batch["long"]),
-                       text_features(inner, batch["short"]), inner.logit_scale,
+        image, long, short = model(batch["pixels"], batch["long"], batch["short"])  # through DDP's forward
+        out = pcm_loss(image, long, short, getattr(model, "module", model).clip.logit_scale,
                        components=self.components, short_weight=self.short_weight, gather=gather_features)
         return out["loss"] * n, n
+
+
+def _towers_module(clip):
+    """The loop's model: ``clip`` as one module whose forward gives the three features PCM needs.
+
+    DDP all-reduces the gradients only of a step that ran through its own forward, so the loop
+    must call the prepared model itself, not the CLIP inside it.
+    """
+    import torch
+
+    from mmlong.vision.features import image_features, text_features
+
+    class PcmTowers(torch.nn.Module):
+        """``(pixels (B, 3, S, S), long (B, T), short (B, T))`` -> ``(B, E)`` image, long and short features."""
+
+        def __init__(self):
+            super().__init__()
+            self.clip = clip
+
+        def forward(self, pixels, long, short):
+            return image_features(self.clip, pixels), text_features(self.clip, long), text_features(self.clip, short)
+
+    return PcmTowers()
 
 
 def _keep_rows_module(keep: int, frozen):
@@ -259,8 +281,8 @@ def train_longclip(model, images: str | Path, captions: str | Path, settings, *,
         p.requires_grad_(True)
     acc = accelerator or Accelerator(mixed_precision=s.mixed_precision)
     objective = PcmObjective(components or COMPONENTS, short_weight)
-    result = run(model, data, s, accelerator=acc, echo=echo, objective=objective)
-    trained = acc.unwrap_model(result.pop("model"))
+    result = run(_towers_module(model), data, s, accelerator=acc, echo=echo, objective=objective)
+    trained = acc.unwrap_model(result.pop("model")).clip
     result["data"] = {"rows": len(data)}
     if acc.is_main_process:
         unfreeze_rows(trained)
