@@ -17,7 +17,7 @@ Every fine-tune starts from the same pre-trained weights, with the same steps, d
 learning rate, and keeps the pre-trained logit scale (the authors re-set it to ln 100, the value
 OpenAI's CLIP had learnt; a tiny model trained for minutes has learnt a smaller one).
 
-The model (defaults): both towers width 128, 4 layers, 4 heads (about 0.83M parameters each),
+The model (defaults): both towers width 128, 5 layers, 4 heads (1.02M / 1.04M parameters),
 64 x 64 images in 8 x 8 patches, trained from open_clip's own initialisation (text position
 table std 0.01: rows 20-76 never get a gradient in pre-training, as CLIP's rarely trained tail).
 
@@ -298,7 +298,7 @@ def parser() -> argparse.ArgumentParser:
     a("--size", type=int, default=64, help="image side in pixels")
     a("--patch", type=int, default=8)
     a("--width", type=int, default=128)
-    a("--layers", type=int, default=4)
+    a("--layers", type=int, default=5)
     a("--heads", type=int, default=4)
     a("--batch", type=int, default=64)
     a("--pretrain-steps", type=int, default=500, dest="pretrain_steps")
