@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import statistics
 import sys
@@ -137,27 +136,6 @@ def recall1(model, pixels, ids, targets=None) -> dict:
     return {"t2i": recall_at_k(sim.T, targets, ks=(1,))["r@1"], "i2t": recall_at_k(sim, targets, ks=(1,))["r@1"]}
 
 
-def train(model, steps, batch_fn, loss_fn, lr, warmup=20):
-    import torch
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup))))
-    model.train()
-    losses = []
-    for step in range(steps):
-        loss = loss_fn(model, *batch_fn(step))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-    model.eval()
-    return losses
-
-
 def clip_loss(model, pixels, ids):
     from mmlong.vision.features import image_features, text_features
     from mmlong.vision.pcm import contrastive
@@ -191,6 +169,7 @@ def pretrain(seed: int, a):
     import torch
 
     from mmlong.data.scenes import COLORS, SHAPES, make_scenes
+    from mmlong.vision.scene_clip import fit_in_memory
     from mmlong.vision.tiny import tiny_open_clip
 
     torch.manual_seed(seed)
@@ -210,7 +189,7 @@ def pretrain(seed: int, a):
         idx = [rng.randrange(len(train_sc)) for _ in range(a.batch)]
         return train_px[idx], tok([pretrain_caption(train_sc[i], rng) for i in idx], 77)
 
-    pre_losses = train(model, a.pretrain_steps, pre_batch, clip_loss, a.lr)
+    pre_losses = fit_in_memory(model, a.pretrain_steps, pre_batch, clip_loss, a.lr)
     return dict(model=model, tok=tok, rng=rng, train_sc=train_sc, test_sc=test_sc, train_px=train_px,
                 test_px=test_px, pre_losses=pre_losses, t_pre=time.perf_counter() - t0)
 
@@ -221,6 +200,7 @@ def run_seed(seed: int, a) -> dict:
     import torch
 
     from mmlong.vision import longclip
+    from mmlong.vision.scene_clip import fit_in_memory
     from mmlong.vision.train import freeze_rows
 
     t0, c0 = time.perf_counter(), time.process_time()
@@ -257,7 +237,7 @@ def run_seed(seed: int, a) -> dict:
         else:
             loss = lambda mm, px, li, si: clip_loss(mm, px, li)  # noqa: E731
         t1 = time.perf_counter()
-        ft_losses = train(m, a.finetune_steps, ft_batch, loss, a.ft_lr)
+        ft_losses = fit_in_memory(m, a.finetune_steps, ft_batch, loss, a.ft_lr)
         out[name] = evaluate(m)
         out[name]["seconds"] = round(time.perf_counter() - t1, 1)
         out[name]["loss"] = [round(ft_losses[0], 3), round(ft_losses[-1], 3)]

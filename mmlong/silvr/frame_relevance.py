@@ -69,12 +69,16 @@ class FrameRelevance:
             self._key = key
         return self._times, self._embeds
 
+    def similarity(self, video: str, question: str):
+        """``(times (T,), cosines (T,))`` of ``video``'s sampled frames with ``question``."""
+        times, embeds = self.frames(video)
+        return times, embeds @ self.retriever.embed_text([question])[0].numpy()
+
     def scores(self, video: str, question: str, spans: Sequence[tuple[float, float]]) -> list[float]:
         """Per span ``(start, end)``: the best cosine of its frames with ``question``."""
         import numpy as np
 
-        times, embeds = self.frames(video)
-        sim = embeds @ self.retriever.embed_text([question])[0].numpy()  # (T,)
+        times, sim = self.similarity(video, question)
         out = []
         for start, end in spans:
             inside = (times >= start) & (times < end)
@@ -89,8 +93,7 @@ class FrameRelevance:
         ``[{"time": s, "score": cosine}]``."""
         import numpy as np
 
-        times, embeds = self.frames(video)
-        sim = embeds @ self.retriever.embed_text([question])[0].numpy()
+        times, sim = self.similarity(video, question)
         return [{"time": round(float(times[i]), 2), "score": round(float(sim[i]), 4)}
                 for i in np.argsort(-sim, kind="stable")[:k]]
 

@@ -32,7 +32,7 @@ import math
 import random
 from pathlib import Path
 
-__all__ = ["SceneClipSettings", "train_scene_clip", "video_retrieval", "caption_ids"]
+__all__ = ["SceneClipSettings", "train_scene_clip", "fit_in_memory", "video_retrieval", "caption_ids"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,13 +60,36 @@ def caption_ids(texts, context: int):
     return SimpleTokenizer(context_length=context)(list(texts))
 
 
-def _schedule(s: SceneClipSettings):
-    def factor(step: int) -> float:
-        if step < s.warmup:
-            return (step + 1) / s.warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - s.warmup) / max(1, s.steps - s.warmup)))
+def fit_in_memory(model, steps: int, batch_fn, loss_fn, lr: float, *, warmup: int = 20) -> list[float]:
+    """A plain in-memory training loop (no checkpoints), for tiny models trained in seconds.
 
-    return factor
+    AdamW (weight decay 0.01) on the trainable parameters, ``lr`` warmed up linearly over
+    ``warmup`` steps then cosine-decayed to 0, gradients clipped to norm 1. Each step takes
+    ``loss_fn(model, *batch_fn(step))``. Leaves the model in ``eval()``; returns the losses.
+    """
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    model.train()
+    losses = []
+    for step in range(steps):
+        loss = loss_fn(model, *batch_fn(step))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
 
 
 def train_scene_clip(settings: SceneClipSettings = SceneClipSettings()):
@@ -91,21 +114,17 @@ def train_scene_clip(settings: SceneClipSettings = SceneClipSettings()):
     model = tiny_open_clip(width=s.width, layers=s.layers, heads=max(1, s.width // 64), embed_dim=s.width,
                            vocab=len(used), context=s.context, image_size=s.image_size, patch_size=s.patch_size,
                            seed=s.seed)
-    params = list(model.parameters())
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(s))
     rng = random.Random(s.seed)
-    model.train()
-    for _ in range(s.steps):
+
+    def batch(step):
         idx = [rng.randrange(len(scenes)) for _ in range(s.batch)]
-        img = image_features(model, pixels[idx], normalize=True)
-        txt = text_features(model, compact[ids[idx]], normalize=True)
-        loss = contrastive(img, txt, model.logit_scale.exp(), label_smoothing=0.1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
+        return pixels[idx], compact[ids[idx]]
+
+    def loss(m, px, tokens):
+        return contrastive(image_features(m, px, normalize=True), text_features(m, tokens, normalize=True),
+                           m.logit_scale.exp(), label_smoothing=0.1)
+
+    fit_in_memory(model, s.steps, batch, loss, s.lr, warmup=s.warmup)
     full = torch.nn.Embedding(VOCAB_SIZE, s.width)
     with torch.no_grad():
         full.weight.zero_()
