@@ -7,7 +7,8 @@ candidates are
 * words written in capitals (``ORCHID``, ``QX7``), capitalised words that do not start a
   sentence or line, and quoted spans;
 * the words after a label: up to three words after ``:`` / ``=`` / ``is`` / ``was`` /
-  ``are`` / ``called`` / ``named`` ("Exam password: ORCHID", "the keyword is falcon").
+  ``are`` / ``called`` / ``(nick)named`` / ``dubbed`` / ``known as`` / ``by the name (of)``
+  ("Exam password: ORCHID", "the keyword is falcon", "goes by the name ziggy").
 
 A candidate never consists only of question words, function words or words about the
 medium, and is never a number the question holds. :func:`answer_kind` reads the kind of value a question asks for: ``"number"``
@@ -33,7 +34,8 @@ WORD_CUES = frozenset("word words password passwords passphrase passphrases name
                       "keywords term terms nickname codename".split())
 
 _WH = frozenset("what which how who whose".split())
-_LABEL = re.compile(r"(?::|=|\bis\b|\bwas\b|\bare\b|\bwere\b|\bcalled\b|\bnamed\b)[\s,:\"'“”‘’]*", re.IGNORECASE)
+_LABEL = re.compile(r"(?::|=|\bis\b|\bwas\b|\bare\b|\bwere\b|\bcalled\b|\b(?:nick)?named\b|\bdubbed\b|"
+                    r"\bknown as\b|\bby the name(?: of)?\b)[\s,:\"'“”‘’]*", re.IGNORECASE)
 _CAPS = re.compile(r"\b[A-Z][A-Z0-9]{1,}\b")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 _QUOTED = re.compile(r"[\"“‘']([^\"”’']{2,40})[\"”’']")
@@ -119,7 +121,7 @@ def _label_value(text: str, pos: int, nums, add) -> None:
     stop = re.search(r"[.,;!?/\n(]|\s-\s|$", text[pos:])
     chunk = text[pos : pos + stop.start()]
     toks = list(_PHRASE_WORD.finditer(chunk))[:3]
-    if not toks:
+    if not toks or _LABEL.fullmatch(toks[0].group(0)):  # "is called maple": the label after it gives "maple"
         return
     for k in range(len(toks), 0, -1):  # the longest span first; shorter ones are candidates too
         s, e = pos + toks[0].start(), pos + toks[k - 1].end()

@@ -4,8 +4,9 @@ Steps, for a question and the evidence units of one video or document
 (:mod:`mmlong.silvr.evidence`):
 
 1. **Terms.** The question's terms, weighted by idf over the units; terms no unit holds
-   are *absent*; present terms next to each other in the question are its *phrases*
-   (:class:`~mmlong.silvr.evidence.Terms`).
+   are *absent* (those naming or modifying what is asked for *block* an answer); present
+   terms next to each other in the question are its *phrases*
+   (:class:`~mmlong.silvr.terms.Terms`).
 2. **Units that can answer.** A unit is eligible when its own text holds at least one
    question term (the *anchor*: "number", "password") and a candidate of the kind asked for
    (:mod:`mmlong.silvr.candidates`). Eligible units are ranked by coverage (the share of the
@@ -13,8 +14,9 @@ Steps, for a question and the evidence units of one video or document
    the spoken introduction before), then by the share of phrases they hold; the
    ``top_units`` best within ``coverage_margin`` of the best are kept: the kept evidence.
 3. **Verify** each kept unit: an answer read from it can stand only when at most
-   ``max_absent`` terms are absent, it covers at least ``min_coverage`` of the present
-   terms, (``asked_check``) its own text names what is asked for (the terms right after the
+   ``max_absent`` terms block, it covers at least ``min_coverage`` of the present
+   terms (and, when other terms are absent, the candidate's own sentence holds at least
+   ``min_held`` of the weight of present and absent terms together), (``asked_check``) its own text names what is asked for (the terms right after the
    question word: "What is the *exam password* shown ...?"), and (``phrase_check``) every
    phrase of the question it lacks is held by no other
    unit either ("Roman History: History" is asked about, the unit is under "Roman History:
@@ -45,7 +47,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from mmlong.silvr.candidates import Candidate, answer_kind, candidates
-from mmlong.silvr.evidence import Terms, Unit, question_terms, stem, words
+from mmlong.silvr.evidence import Unit, stem, words
+from mmlong.silvr.terms import Terms, question_terms
 from mmlong.silvr.segments import hms
 
 __all__ = ["GroundingSettings", "Choice", "Grounded", "ground", "answer_text", "not_found"]
@@ -68,7 +71,8 @@ class GroundingSettings:
     asked_check: bool = True  # the unit's own text must name what is asked for ("exam password")
     phrase_check: bool = True  # reject a choice lacking a phrase of the question that other evidence holds
     min_coverage: float = 0.85  # the chosen unit must cover this share of the question's present terms
-    max_absent: int = 0  # question terms no evidence holds that still allow an answer
+    max_absent: int = 0  # blocking absent terms (naming or modifying what is asked for) that still allow an answer
+    min_held: float = 0.4  # with other absent terms: the share of the question's weight the answer's sentence must hold
     local_weight: float = 1.0
     proximity_weight: float = 0.15
     label_weight: float = 0.1
@@ -214,7 +218,16 @@ def ground(question: str, units: Sequence[Unit], lm: LMScorer | None = None,
 
     choices.sort(key=lambda ch: -base(ch))
     verdict = {id(u): _rejection(terms, units, u, cov, st) for cov, _, u, _ in kept}  # step 4, per unit
-    passing = [ch for ch in choices if not verdict[id(ch.unit)]]
+    total = sum(terms.present.values())
+
+    def why(ch: Choice) -> str:  # the unit's verdict, then the share of the question its own sentence holds
+        if verdict[id(ch.unit)] or not terms.unheld or ch.local * total >= st.min_held * (total + terms.unheld):
+            return verdict[id(ch.unit)]
+        return (f"the evidence lacks {', '.join(repr(t) for t in terms.absent)} and the sentence of "
+                f"{ch.candidate.value!r} holds too little of the question")
+
+    verdict_of = {id(ch): why(ch) for ch in choices}
+    passing = [ch for ch in choices if not verdict_of[id(ch)]]
     # the reasoner compares candidates read from equally covering units only: its likelihoods
     # under different evidence are not comparable, coverage is
     top = passing[0] if passing else None
@@ -225,7 +238,7 @@ def ground(question: str, units: Sequence[Unit], lm: LMScorer | None = None,
         raw = list(lm([(_evidence_text(ch.unit), question, ch.candidate.value) for ch in near]))
         lm_of = {id(ch): max(-st.lm_clip, r - max(raw)) for ch, r in zip(near, raw)}
     lms = [lm_of.get(id(ch), -st.lm_clip if lm_of else 0.0) for ch in choices]
-    scored = [dataclasses.replace(ch, lm=l, score=base(ch) + st.lm_weight * l, rejected=verdict[id(ch.unit)])
+    scored = [dataclasses.replace(ch, lm=l, score=base(ch) + st.lm_weight * l, rejected=verdict_of[id(ch)])
               for ch, l in zip(choices, lms)]
     scored.sort(key=lambda ch: (bool(ch.rejected), -ch.score, ch.unit.segment.start))
     best = scored[0]  # the best candidate that passes the checks, else the best one
@@ -236,8 +249,8 @@ def ground(question: str, units: Sequence[Unit], lm: LMScorer | None = None,
 
 def _rejection(terms: Terms, units: Sequence[Unit], unit: Unit, coverage: float, st: GroundingSettings) -> str:
     """Why no answer read from ``unit`` can stand (step 4 of the module docstring), or "" when one can."""
-    if len(terms.absent) > st.max_absent:
-        return f"nothing in the evidence mentions {', '.join(repr(t) for t in terms.absent)}"
+    if len(terms.blocking) > st.max_absent:
+        return f"nothing in the evidence mentions {', '.join(repr(t) for t in terms.blocking)}"
     if coverage < st.min_coverage:
         missing = [t for t in terms.present if t not in terms.found(unit.stems())]
         return f"the best evidence lacks {', '.join(repr(t) for t in missing)}"

@@ -19,7 +19,9 @@ word ("3 hundred twenty one" -> 321, as ASR writes it). "fine", which ASR writes
 spoken "five" (the two differ only in their last consonant), reads as five where it is part of
 a digit-by-digit reading: in a chain of single-digit words (joined by spaces, commas or
 hyphens) that holds at least two others ("fine five seven two" -> 5572); elsewhere it stays a
-word ("a fine one", "that is fine, two of them").
+word ("a fine one", "that is fine, two of them"). "to", "too" and "for" read as two, two and
+four only inside such a chain of words apart by spaces, never at its ends, when it holds at least
+three real digit words ("six to eight zero" -> 6280; "from six to eight", "nine to five, six" stay apart).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ WORD_VALUES: dict[str, int] = {**{w: i for i, w in enumerate(_UNITS)}, **_TENS, 
 _TOKEN = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|[A-Za-z]+(?:-[A-Za-z]+)*")
 _DIGIT_WORDS = frozenset(_UNITS[:10]) | {"oh"}
 _MISHEARD = {"fine": "five"}  # word ASR writes for a spoken digit -> that digit's word
+#: Common words ASR writes for a spoken digit ("six to eight zero"): digits only inside a chain of three real ones.
+_HOMOPHONES = {"to": "two", "too": "two", "for": "four"}
 
 
 def _digit_readings(text: str, tokens: list) -> dict[int, str]:
@@ -49,15 +53,22 @@ def _digit_readings(text: str, tokens: list) -> dict[int, str]:
     chain: list[tuple[int, list[str]]] = []  # (token index, its hyphen-separated words)
 
     def close():
-        if sum(p in _DIGIT_WORDS for _, parts in chain for p in parts) >= 2:
-            for k, parts in chain:
-                if any(p in _MISHEARD for p in parts):
-                    out[k] = "-".join(_MISHEARD.get(p, p) for p in parts)
+        while chain and any(p in _HOMOPHONES for p in chain[-1][1]):  # never at a chain's ends
+            chain.pop()
+        while chain and any(p in _HOMOPHONES for p in chain[0][1]):
+            chain.pop(0)
+        real = sum(p in _DIGIT_WORDS for _, parts in chain for p in parts)
+        spaced = all(text[tokens[a].end():tokens[b].start()].isspace() for (a, _), (b, _) in zip(chain, chain[1:]))
+        for k, parts in chain:
+            if any(p in _HOMOPHONES for p in parts) and real >= 3 and spaced:
+                out[k] = "-".join(_HOMOPHONES.get(p, p) for p in parts)
+            elif any(p in _MISHEARD for p in parts) and real >= 2:
+                out[k] = "-".join(_MISHEARD.get(p, p) for p in parts)
         chain.clear()
 
     for i, m in enumerate(tokens):
         parts = m.group(0).lower().split("-")
-        if not all(p in _DIGIT_WORDS or p in _MISHEARD for p in parts):
+        if not all(p in _DIGIT_WORDS or p in _MISHEARD or p in _HOMOPHONES for p in parts):
             close()
             continue
         if chain and not re.fullmatch(r"[\s,\-]+", text[tokens[chain[-1][0]].end():m.start()]):

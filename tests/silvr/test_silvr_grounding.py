@@ -5,7 +5,8 @@ import pytest
 
 from mmlong.silvr.candidates import answer_kind, candidates
 from mmlong.silvr.documents import document_units, is_heading
-from mmlong.silvr.evidence import question_terms, units_of
+from mmlong.silvr.evidence import units_of
+from mmlong.silvr.terms import question_terms
 from mmlong.silvr.grounding import GroundingSettings, answer_text, ground, not_found
 from mmlong.silvr.numbers import normalize, numbers_in
 from mmlong.silvr.segments import Segment, Transcript
@@ -50,6 +51,11 @@ def units():
     ("a fine one", []),  # elsewhere "fine" is a word: next to one digit word ...
     ("that is fine, two of them", ["2"]),
     ("it was fine. Five seven two", ["572"]),  # ... or across a sentence end
+    ("the code is six to eight zero.", ["6280"]),  # "to" for a spoken two inside a digit reading
+    ("four for two nine", ["4429"]),
+    ("from six to eight weeks", ["6", "8"]),  # but not with fewer than three real digit words ...
+    ("code for eight four two", ["842"]),  # ... at a chain's end ...
+    ("nine to five, six", ["9", "56"]),  # ... or across a comma
 ])
 def test_numbers_read_the_same_in_digits_and_words(text, values):
     assert [n.value for n in numbers_in(text)] == values
@@ -257,6 +263,10 @@ def test_a_value_whose_sentence_does_not_name_what_is_asked_is_refused():
                   S(t + 9, t + 12, "This idea explains the importance of Crystal Plates.", "speech")]
     units = units_of(Transcript(180.0, tuple(sorted(lines, key=lambda s: (s.start, s.source)))))
     q = "In the section on Plate Tectonics: Applications, what is the spoken keyword?"
+    g = ground(q, units)  # "key ward" sounds like "keyword": that sentence answers, never "Crystal Plates"
+    assert g.choice is not None and g.choice.unit.focus.startswith("The key ward") and g.choice.candidate.value != "Crystal"
+    # a section whose sentences never name a keyword, even misheard, has no answer
+    units = [u for u in units if not u.focus.startswith("The key ward")]
     assert ground(q, units).choice is None
     alone = GroundingSettings(min_coverage=0.0)  # the coverage check aside, the asked-for check alone refuses it
     g = ground(q, units, settings=alone)
@@ -265,3 +275,67 @@ def test_a_value_whose_sentence_does_not_name_what_is_asked_is_refused():
     assert loose.choice is not None and loose.choice.candidate.value == "Crystal"  # what the check prevents
     assert ground("In the section on Music Theory: Summary, what is the spoken keyword?", units).choice.candidate.value \
         == "rainbow"
+
+
+def test_a_question_word_misheard_in_the_answers_sentence_still_matches():
+    # "project" is heard rightly in one section and as "product" in the other; each section's number is found
+    lines = [S(0, 60, "Chess Openings: Field Notes / - Pawn structure", "screen"),
+             S(2.0, 5.0, "Please remember this, the secret product number is 4238.", "speech"),
+             S(60, 120, "Solar Cells: Recap / - Silicon wafers", "screen"),
+             S(62.0, 65.0, "Please remember this, the secret project number is 7802.", "speech")]
+    units = units_of(Transcript(120.0, tuple(sorted(lines, key=lambda s: (s.start, s.source)))))
+    ask = "What secret project number does the speaker ask us to remember in the part about {}?"
+    assert ground(ask.format("Chess Openings Field Notes"), units).choice.candidate.value == "4238"
+    assert ground(ask.format("Solar Cells Recap"), units).choice.candidate.value == "7802"
+    terms = question_terms(ask.format("Chess Openings Field Notes"), units)
+    assert terms.aliases["project"] == frozenset({"product"})  # 2 edits in 7 letters, same first letter
+    # a word that only shares letters does not: "permit" is not heard as "perfect" (3 edits)
+    units2 = units_of(Transcript(10.0, (S(0.0, 3.0, "The perfect number is 28.", "speech"),)))
+    assert ground("What permit number is mentioned?", units2).choice is None
+
+
+def test_a_sentence_asr_went_on_with_after_a_full_stop_is_one_unit():
+    lines = (S(60.0, 61.0, "My dog.", "speech"), S(61.2, 64.0, "who you may hear in the background is called maple.", "speech"),
+             S(66.0, 68.0, "Keep pollen in mind.", "speech"), S(68.5, 70.0, "Our cat is called Pepper.", "speech"))
+    units = units_of(Transcript(70.0, lines))
+    assert [u.focus for u in units][:2] == ["My dog. who you may hear in the background is called maple.",
+                                            "Keep pollen in mind."]
+    assert ground("What's the name of the dog?", units).choice.candidate.value == "maple"  # not the "s" of "what's"
+
+
+# One lecture, a fact of each kind; the questions word it their own way.
+PARAPHRASED = Transcript(120.0, tuple(sorted([
+    S(0, 40, "Beekeeping - part 1 / Wi-Fi password: BLUEBIRD / Helpdesk extension: 6494", "screen"),
+    S(2.0, 5.0, "The team name we picked for the project is comet.", "speech"),
+    S(40, 80, "Beekeeping - part 2 / Quiz room: 1784 / Pollen vs. swarming", "screen"),
+    S(42.0, 45.0, "The access code for the lab door is six to eight zero.", "speech"),
+    S(48.0, 51.0, "Everyone is called to the front at the end.", "speech"),
+    S(80, 120, "Typography - part 1 / Kerning vs. ligatures", "screen"),
+    S(82.0, 85.0, "We held a vote on serif fonts last week.", "speech"),
+], key=lambda s: (s.start, s.source))))
+
+
+@pytest.mark.parametrize("question, value", [
+    ("What name did the class choose for the project team?", "comet"),  # "class", "choose": wording, no block
+    ("Which extension do we call for the helpdesk?", "6494"),  # "call" elsewhere weighs little
+    ("In which room is the quiz held?", "1784"),
+    ("What room number is given for the quiz?", "1784"),  # "number": the kind, not the subject
+    ("Tell me the lab door's access code.", "6280"),  # "to" heard for a spoken two inside the digits
+    ("Which Wi-Fi password is displayed?", "BLUEBIRD"),
+])
+def test_paraphrased_questions_find_their_fact(question, value):
+    g = ground(question, units_of(PARAPHRASED))
+    assert g.choice is not None and g.choice.candidate.value == value, g.reason
+
+
+@pytest.mark.parametrize("question, blocking", [
+    ("What is the printer password?", ("printer",)),  # names what is asked for
+    ("Which parking space number were we assigned?", ()),  # no "number" here: its sentence holds too little
+    ("What is the fire alarm code?", ("alarm",)),  # modifies "code"
+    ("What is the access code in the section on Astronomy?", ("astronomy",)),  # a capitalised name
+])
+def test_absent_words_that_name_or_modify_what_is_asked_block_an_answer(question, blocking):
+    """An absent word that names, modifies or is a name blocks; others leave too little of the question held."""
+    units = units_of(PARAPHRASED)
+    assert question_terms(question, units).blocking == blocking
+    assert ground(question, units).choice is None
