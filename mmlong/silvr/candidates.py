@@ -5,13 +5,14 @@ candidates are
 
 * numbers, whatever their spelling (:mod:`mmlong.silvr.numbers`): value ``"9394"``;
 * words written in capitals (``ORCHID``, ``QX7``), capitalised words that do not start a
-  sentence or line, and quoted spans;
+  sentence or line (or do, followed by "is" / "was": "Marzipan is what we named ..."), and
+  quoted spans;
 * the words after a label: up to three words after ``:`` / ``=`` / ``is`` / ``was`` /
   ``are`` / ``called`` / ``(nick)named`` / ``dubbed`` / ``known as`` / ``by the name (of)``
   ("Exam password: ORCHID", "the keyword is falcon", "goes by the name ziggy").
 
-A candidate never consists only of question words, function words or words about the
-medium, and is never a number the question holds. :func:`answer_kind` reads the kind of value a question asks for: ``"number"``
+A candidate never consists only of question words, function words, words about the
+medium or nouns of a value's kind ("the number of"), and is never a number the question holds. :func:`answer_kind` reads the kind of value a question asks for: ``"number"``
 (number, digits, how many, ...), ``"word"`` (word, password, name, ...) or ``"any"``; the first
 such cue after the question word decides.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 from mmlong.silvr.evidence import META, STOP, stem, words
 from mmlong.silvr.numbers import numbers_in
+from mmlong.silvr.terms import GENERIC
 
 __all__ = ["Candidate", "candidates", "answer_kind", "NUMBER_CUES", "WORD_CUES"]
 
@@ -38,6 +40,7 @@ _LABEL = re.compile(r"(?::|=|\bis\b|\bwas\b|\bare\b|\bwere\b|\bcalled\b|\b(?:nic
                     r"\bknown as\b|\bby the name(?: of)?\b)[\s,:\"'“”‘’]*", re.IGNORECASE)
 _CAPS = re.compile(r"\b[A-Z][A-Z0-9]{1,}\b")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+_SUBJECT = re.compile(r"\b([A-Z][a-z]+) (?:is|was) ")
 _QUOTED = re.compile(r"[\"“‘']([^\"”’']{2,40})[\"”’']")
 _PHRASE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*|\d[\d,]*")
 
@@ -85,7 +88,7 @@ def candidates(text: str, question: str) -> list[Candidate]:
 
     def useless(span: str) -> bool:
         toks = words(span)
-        return not toks or all(t in STOP or t in META or stem(t) in qstems for t in toks)
+        return not toks or all(t in STOP or t in META or t in GENERIC or stem(t) in qstems for t in toks)
 
     def add(value: str, s: int, e: int, kind: str, label: bool = False):
         value = value.strip(" ,.;:!?\"'“”‘’")
@@ -105,6 +108,9 @@ def candidates(text: str, question: str) -> list[Candidate]:
     for m in _CAPITALISED.finditer(text):
         if m.start() not in starts:
             add(m.group(0), m.start(), m.end(), "word")
+    for m in _SUBJECT.finditer(text):  # "Marzipan is what we named the class hamster."
+        if m.start(1) in starts:
+            add(m.group(1), m.start(1), m.end(1), "word")
     for m in _QUOTED.finditer(text):
         add(m.group(1), m.start(1), m.end(1), "word")
     for m in _LABEL.finditer(text):

@@ -3,8 +3,9 @@
 An :class:`Unit` is one stage-1 segment (a speech sentence, the text of one screen, a
 caption, a chunk of page text): its own text (``focus``, where answers are taken from) and
 the text around it that says which part of the video or document it belongs to
-(``context``): for speech and captions, what is on screen at that moment and the speech of
-the same screen in the ``lookback`` seconds before it; for page text, the heading above it
+(``context``): for speech and captions, what is on screen at that moment, the speech of
+the same screen in the ``lookback`` seconds before it and the next sentence when it follows
+within 2 s ("Remember the number 2796." "You will need it for the quiz."); for page text, the heading above it
 and the previous chunk of the page; a screen's context is empty, but its first line (the
 slide's title) is its ``title``: the words there say where the unit is, not what a value
 next to them is.
@@ -100,6 +101,12 @@ class Unit:
             out |= set(zip(st, st[1:]))
         return frozenset(out)
 
+    @cached_property
+    def focus_bigrams(self) -> frozenset[tuple[str, str]]:
+        """Stems of adjacent words of the focus alone, in order."""
+        st = [stem(t) for t in words(self.focus)]
+        return frozenset(zip(st, st[1:]))
+
     def stems(self) -> frozenset[str]:
         """Stems and words of the focus and the context (and adjacent words written together)."""
         return self._all
@@ -109,11 +116,13 @@ class Unit:
         return self._own
 
 
-def _speech_context(seg: Segment, screens: Sequence[Segment], speech: Sequence[Segment], lookback: float) -> str:
+def _speech_context(seg: Segment, screens: Sequence[Segment], speech: Sequence[Segment], lookback: float,
+                    follow: float = 2.0) -> str:
     on = [s for s in screens if s.start <= seg.start < s.end or (s.start < seg.end and s.end > seg.start)]
     scene_start = max([s.start for s in on], default=0.0)
     before = [s.text for s in speech if max(scene_start, seg.start - lookback) <= s.start < seg.start]
-    return " \n ".join([s.text for s in on[:1]] + before)
+    after = [s.text for s in speech if seg.end <= s.start <= seg.end + follow][:1]  # "Remember 2796." "... for the quiz."
+    return " \n ".join([s.text for s in on[:1]] + before + after)
 
 
 def _join_unfinished(segments: Sequence[Segment], gap: float = 1.5) -> list[Segment]:

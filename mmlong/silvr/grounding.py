@@ -17,7 +17,9 @@ Steps, for a question and the evidence units of one video or document
    ``max_absent`` terms block, it covers at least ``min_coverage`` of the present
    terms (and, when other terms are absent, the candidate's own sentence holds at least
    ``min_held`` of the weight of present and absent terms together), (``asked_check``) its own text names what is asked for (the terms right after the
-   question word: "What is the *exam password* shown ...?"), and (``phrase_check``) every
+   question word: "What is the *exam password* shown ...?"), it does not name another thing
+   where the question names one the evidence lacks ("the class hamster" asked about the
+   "class goldfish": :meth:`~mmlong.silvr.terms.Terms.contrast`), and (``phrase_check``) every
    phrase of the question it lacks is held by no other
    unit either ("Roman History: History" is asked about, the unit is under "Roman History:
    Summary", and the History section exists but gives no such value).
@@ -217,7 +219,7 @@ def ground(question: str, units: Sequence[Unit], lm: LMScorer | None = None,
                 + st.proximity_weight * ch.proximity + st.label_weight * ch.candidate.label)
 
     choices.sort(key=lambda ch: -base(ch))
-    verdict = {id(u): _rejection(terms, units, u, cov, st) for cov, _, u, _ in kept}  # step 4, per unit
+    verdict = {id(u): _rejection(terms, units, u, cov, st, _single_words(cands)) for cov, _, u, cands in kept}
     total = sum(terms.present.values())
 
     def why(ch: Choice) -> str:  # the unit's verdict, then the share of the question its own sentence holds
@@ -247,13 +249,23 @@ def ground(question: str, units: Sequence[Unit], lm: LMScorer | None = None,
                     tuple(scored))
 
 
-def _rejection(terms: Terms, units: Sequence[Unit], unit: Unit, coverage: float, st: GroundingSettings) -> str:
-    """Why no answer read from ``unit`` can stand (step 4 of the module docstring), or "" when one can."""
+def _single_words(cands: Sequence[Candidate]) -> frozenset[str]:
+    """Stems of the one-word candidates (the values a unit offers, not a label's longer spans)."""
+    return frozenset(stem(w[0]) for w in (words(c.value) for c in cands) if len(w) == 1)
+
+
+def _rejection(terms: Terms, units: Sequence[Unit], unit: Unit, coverage: float, st: GroundingSettings,
+               values: frozenset[str] = frozenset()) -> str:
+    """Why no answer read from ``unit`` can stand (step 4 of the module docstring), or "" when one can;
+    ``values``: the stems of the unit's one-word candidates."""
     if len(terms.blocking) > st.max_absent:
         return f"nothing in the evidence mentions {', '.join(repr(t) for t in terms.blocking)}"
     if coverage < st.min_coverage:
         missing = [t for t in terms.present if t not in terms.found(unit.stems())]
         return f"the best evidence lacks {', '.join(repr(t) for t in missing)}"
+    pair = terms.contrast(unit, values)
+    if pair is not None:
+        return f"the evidence speaks of {' '.join(pair)!r}, not of what is asked"
     if st.asked_check:
         lacking = [t for t in terms.asked if t not in terms.found(unit.own_stems())]
         if lacking:

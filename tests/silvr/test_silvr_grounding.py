@@ -339,3 +339,38 @@ def test_absent_words_that_name_or_modify_what_is_asked_block_an_answer(question
     units = units_of(PARAPHRASED)
     assert question_terms(question, units).blocking == blocking
     assert ground(question, units).choice is None
+
+
+# Facts told value first, a fact explained by the next sentence, slides with dashes and "#".
+TOLD_OTHERWISE = Transcript(120.0, tuple(sorted([
+    S(0, 40, "Genetics - part 1 / Door code \u2014 BRAMBLE / Printer queue #9680", "screen"),
+    S(2.0, 5.0, "Marzipan is what we named the class hamster.", "speech"),
+    S(6.0, 8.0, "Remember the number 2796.", "speech"),
+    S(8.5, 10.5, "You will need it for the quiz.", "speech"),
+    S(40, 80, "Genetics - part 2 / Alleles vs. mutations", "screen"),
+    S(42.0, 46.0, "6656 is the number of the bus that goes to the field trip.", "speech"),
+    S(50.0, 53.0, "The number of alleles matters less than you think.", "speech"),
+], key=lambda s: (s.start, s.source))))
+
+
+@pytest.mark.parametrize("question, value", [
+    ("What did we name the class hamster?", "Marzipan"),  # a capitalised subject before "is"
+    ("Which number will we need for the quiz?", "2796"),  # the next sentence says what it is for
+    ("What's the printer queue number?", "9680"),  # "number" names the kind: the line needs not say it
+    ("Which code opens the door?", "BRAMBLE"),  # "opens" is wording; "BRAMBLE" is the value, no contrast
+    ("Which bus goes to the field trip?", "6656"),
+])
+def test_facts_told_otherwise_are_found(question, value):
+    g = ground(question, units_of(TOLD_OTHERWISE))
+    assert g.choice is not None and g.choice.candidate.value == value, g.reason
+
+
+@pytest.mark.parametrize("question, why", [
+    ("What is the name of the class goldfish?", "speaks of 'class hamster'"),  # another thing of the class
+    ("Which train goes to the field trip?", "mentions 'train'"),  # the noun after "which" is absent
+])
+def test_a_question_about_another_thing_is_not_found(question, why):
+    units = units_of(TOLD_OTHERWISE)
+    assert ground(question, units).choice is None
+    g = ground(question, units, settings=GroundingSettings(min_held=0.0))  # each check alone refuses it too
+    assert g.choice is None and why in g.reason
