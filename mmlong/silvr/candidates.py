@@ -9,7 +9,8 @@ candidates are
   quoted spans;
 * the words after a label: up to three words after ``:`` / ``=`` / ``is`` / ``was`` /
   ``are`` / ``called`` / ``(nick)named`` / ``dubbed`` / ``known as`` / ``by the name (of)``
-  ("Exam password: ORCHID", "the keyword is falcon", "goes by the name ziggy").
+  / ``the word`` ("Exam password: ORCHID", "the keyword is falcon", "goes by the name ziggy",
+  "use the word lunar").
 
 A candidate never consists only of question words, function words, words about the
 medium or nouns of a value's kind ("the number of"), and is never a number the question holds. :func:`answer_kind` reads the kind of value a question asks for: ``"number"``
@@ -37,7 +38,7 @@ WORD_CUES = frozenset("word words password passwords passphrase passphrases name
 
 _WH = frozenset("what which how who whose".split())
 _LABEL = re.compile(r"(?::|=|\bis\b|\bwas\b|\bare\b|\bwere\b|\bcalled\b|\b(?:nick)?named\b|\bdubbed\b|"
-                    r"\bknown as\b|\bby the name(?: of)?\b)[\s,:\"'“”‘’]*", re.IGNORECASE)
+                    r"\bknown as\b|\bby the name(?: of)?\b|\bthe word\b)[\s,:\"'“”‘’]*", re.IGNORECASE)
 _CAPS = re.compile(r"\b[A-Z][A-Z0-9]{1,}\b")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 _SUBJECT = re.compile(r"\b([A-Z][a-z]+) (?:is|was) ")
@@ -130,5 +131,8 @@ def _label_value(text: str, pos: int, nums, add) -> None:
     if not toks or _LABEL.fullmatch(toks[0].group(0)):  # "is called maple": the label after it gives "maple"
         return
     for k in range(len(toks), 0, -1):  # the longest span first; shorter ones are candidates too
+        last = toks[k - 1].group(0)
+        if k > 1 and (last.lower() in STOP or _LABEL.fullmatch(last)):  # "lunar to", "a parrot named"
+            continue
         s, e = pos + toks[0].start(), pos + toks[k - 1].end()
         add(text[s:e], s, e, "word", label=True)

@@ -20,7 +20,7 @@ terms that match nothing are returned apart (``absent``): nothing can support th
 term *blocks* an answer when it is the sort of value asked for (an *asked* term among
 :data:`VALUE_NOUNS`: "What *password* is shown ...?"), modifies a present term right after it
 ("What is the *printer* password?", "Which *parking* space number ...?", "the *lab* door's
-code"), is capitalised (a name, a section's title: "in the chapter on *Deserts*") or is the
+code", across words about the medium: "the *old* lecture hall"), is capitalised (a name, a section's title: "in the chapter on *Deserts*") or is the
 noun right after "which" / "what" ("Which *train* goes to the field trip?"): then the
 evidence speaks of some other thing. Other absent terms may be the question's own wording
 ("What name did the class *choose* ...?", "Which floor *hosts* the exam?"): they block
@@ -228,7 +228,10 @@ def question_terms(question: str, units: Sequence[Unit], own_stems: Sequence[set
     raw = [stem(t) if t not in STOP and t not in META else None for t in qwords]
     phrases = tuple(dict.fromkeys((a, b) for a, b in zip(raw, raw[1:]) if a in present and b in present))
     asked = _asked_for(qwords)
-    modifiers = {a for a, b in zip(raw, raw[1:]) if a in absent and b in present}
+    # a modifier of a present term, across words about the medium: "the *old* lecture hall"
+    content = [("" if t in META else None if t in STOP else stem(t)) for t in qwords]  # "": skipped, None: ends
+    modifiers = {a for i, a in enumerate(content) if a in absent
+                 and next((b for b in content[i + 1:] if b != ""), None) in present}
     named = {stem(w) for m in re.finditer(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z]*", question.strip()) for w in words(m.group(0))}
     head = _which_noun(qwords)
     blocking = tuple(t for t in absent if (t in asked and t in VALUE_NOUNS) or t in modifiers or t in named

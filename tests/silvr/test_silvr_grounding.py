@@ -374,3 +374,15 @@ def test_a_question_about_another_thing_is_not_found(question, why):
     assert ground(question, units).choice is None
     g = ground(question, units, settings=GroundingSettings(min_held=0.0))  # each check alone refuses it too
     assert g.choice is None and why in g.reason
+
+
+def test_a_modifier_across_a_word_about_the_medium_still_blocks_and_label_spans_end_on_a_word():
+    lines = (S(0.0, 3.0, "There are 8,209 seats in the new lecture hall.", "speech"),
+             S(5.0, 8.0, "Use the word lunar to unlock the bonus question.", "speech"),
+             S(9.0, 12.0, "The mascot of the club is a parrot named Sherlock.", "speech"))
+    units = units_of(Transcript(20.0, lines))
+    assert ground("How many seats does the new lecture hall have?", units).choice.candidate.value == "8209"
+    g = ground("How many seats are in the old lecture hall?", units)  # "lecture" is a word about the medium
+    assert g.choice is None and g.terms.blocking == ("old",)
+    assert ground("Which word unlocks the bonus question?", units).choice.candidate.value == "lunar"  # not "lunar to"
+    assert "a parrot named" not in [c.value for c in candidates(lines[2].text, "What is the mascot?")]
