@@ -71,6 +71,12 @@ def _vocab(toks: list[str]) -> frozenset[str]:
     return frozenset({stem(t) for t in toks + joined} | set(toks) | set(joined))
 
 
+def _bigrams(text: str) -> frozenset[tuple[str, str]]:
+    """Stems of the adjacent words of ``text``, in order."""
+    st = [stem(t) for t in words(text)]
+    return frozenset(zip(st, st[1:]))
+
+
 @dataclass(frozen=True)
 class Unit:
     """One piece of evidence: a segment, its own text and its surroundings.
@@ -95,17 +101,12 @@ class Unit:
     @cached_property
     def bigrams(self) -> frozenset[tuple[str, str]]:
         """Stems of adjacent words of the focus and the context, in order: ``("roman", "history")``."""
-        out = set()
-        for text in (self.focus, self.context):
-            st = [stem(t) for t in words(text)]
-            out |= set(zip(st, st[1:]))
-        return frozenset(out)
+        return self.focus_bigrams | _bigrams(self.context)
 
     @cached_property
     def focus_bigrams(self) -> frozenset[tuple[str, str]]:
         """Stems of adjacent words of the focus alone, in order."""
-        st = [stem(t) for t in words(self.focus)]
-        return frozenset(zip(st, st[1:]))
+        return _bigrams(self.focus)
 
     def stems(self) -> frozenset[str]:
         """Stems and words of the focus and the context (and adjacent words written together)."""

@@ -163,6 +163,11 @@ def _heard_alike(term: str, word: str) -> bool:
 _WH = frozenset("what which who whom whose how".split())
 
 
+def _wh_at(toks: list[str]) -> int | None:
+    """Index of the question's first question word ("what", "which", "how", ...), or None."""
+    return next((i for i, t in enumerate(toks) if t in _WH), None)
+
+
 def _asked_for(toks: list[str]) -> tuple[str, ...]:
     """The terms naming what the question asks for: the first run of words after its question
     word, up to a function word or a word about the medium, less those words themselves
@@ -171,11 +176,11 @@ def _asked_for(toks: list[str]) -> tuple[str, ...]:
 
     ``toks``: the question's words (:func:`words`) without single letters.
     """
-    at = next((i + 1 for i, t in enumerate(toks) if t in _WH), None)
+    at = _wh_at(toks)
     if at is None:
         return ()
     run: list[str] = []
-    for t in toks[at:]:
+    for t in toks[at + 1:]:
         if t in STOP or (t in META and run):
             if run:
                 break
@@ -187,7 +192,7 @@ def _asked_for(toks: list[str]) -> tuple[str, ...]:
 def _which_noun(toks: list[str]) -> str | None:
     """The stem of the word right after the first "which" / "what" when it names the thing asked about
     ("Which *train* goes ...?" -> "train"); None after "how" ("How big ...?") or before a function word."""
-    at = next((i for i, t in enumerate(toks) if t in _WH), None)
+    at = _wh_at(toks)
     if at is None or toks[at] not in ("which", "what") or at + 1 >= len(toks):
         return None
     t = toks[at + 1]
@@ -220,16 +225,16 @@ def question_terms(question: str, units: Sequence[Unit], own_stems: Sequence[set
         if df:
             present[t] = math.log((n + 1) / (df + 0.5)) * _factor(t)
             alike = frozenset(w for w in heard - spell if _heard_alike(t, w))
-            if alike and not t.isdigit():
+            if alike:
                 aliases[t] = aliases.get(t, frozenset()) | alike
         else:
             absent.append(t)
     pairs = tuple((a, b, j) for j, (a, b) in joined.items())
-    raw = [stem(t) if t not in STOP and t not in META else None for t in qwords]
+    content = [("" if t in META else None if t in STOP else stem(t)) for t in qwords]  # "": medium, None: function
+    raw = [c or None for c in content]  # the stems of terms, None between them
     phrases = tuple(dict.fromkeys((a, b) for a, b in zip(raw, raw[1:]) if a in present and b in present))
     asked = _asked_for(qwords)
     # a modifier of a present term, across words about the medium: "the *old* lecture hall"
-    content = [("" if t in META else None if t in STOP else stem(t)) for t in qwords]  # "": skipped, None: ends
     modifiers = {a for i, a in enumerate(content) if a in absent
                  and next((b for b in content[i + 1:] if b != ""), None) in present}
     named = {stem(w) for m in re.finditer(r"(?<![.?!]\s)(?<!^)\b[A-Z][A-Za-z]*", question.strip()) for w in words(m.group(0))}
