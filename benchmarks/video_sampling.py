@@ -12,7 +12,8 @@ camera footage costs to decode, and cached under ``--cache-dir``):
 Methods, each run in a fresh subprocess (clean RSS, imports not timed), all given the same
 frame indices, every returned frame's index decoded from its pixels and checked:
 
-* ``mmlong``: :func:`mmlong.video.decode_at` (keyframe-aware runs, decoded in parallel).
+* ``mmlong``: :func:`mmlong.video.decode_at` (keyframe-aware runs, decoded in parallel,
+  non-reference pictures before a target not decoded).
 * ``seek_loop``: the plain PyAV loop: for each target, ``container.seek`` to it, decode
   until the first frame at or after it (PyAV's default threading).
 * ``sequential``: one PyAV decode from the start to the last target, converting only the
@@ -29,6 +30,7 @@ Usage::
 
     .venv/bin/python benchmarks/video_sampling.py                 # prints ONE JSON line
     .venv/bin/python benchmarks/video_sampling.py --gops 250 50 --repeats 5
+    .venv/bin/python benchmarks/video_sampling.py --bframes auto 3   # also a fixed IBBBP encoding
     .venv/bin/python benchmarks/video_sampling.py --cases hour_64 --repeats 1   # quick look
 """
 
@@ -148,14 +150,19 @@ def worker(method: str, path: str, indices: list[int], fps: float) -> dict:
     }
 
 
-def ensure_video(cache_dir: Path, seconds: float, fps: float, gop: int) -> Path:
-    """Write (once) a textured 640x360 benchmark video; return its path."""
+def ensure_video(cache_dir: Path, seconds: float, fps: float, gop: int, bframes: int | None = None) -> Path:
+    """Write (once) a textured 640x360 benchmark video; return its path.
+
+    ``bframes``: None lets x264 veryfast choose (almost only P-frames on this texture), N a
+    fixed pattern of N B-frames per reference frame (see ``write_test_video``)."""
     from mmlong.data.synth_video import write_test_video
 
-    path = cache_dir / f"textured1slice_{int(seconds)}s_640x360_{fps:g}fps_gop{gop}.mp4"
+    tag = "" if bframes is None else f"_b{bframes}"
+    path = cache_dir / f"textured1slice_{int(seconds)}s_640x360_{fps:g}fps_gop{gop}{tag}.mp4"
     if not path.exists():
         tmp = path.with_name(path.name + ".part.mp4")
-        write_test_video(tmp, seconds=seconds, fps=fps, size=(360, 640), gop=gop, preset="veryfast", texture=True)
+        write_test_video(tmp, seconds=seconds, fps=fps, size=(360, 640), gop=gop, preset="veryfast", texture=True,
+                         bframes=bframes)  # fmt: skip
         tmp.replace(path)
     return path
 
@@ -207,6 +214,9 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the generated videos")
     parser.add_argument("--gops", type=int, nargs="+", default=[250], help="keyframe intervals in frames")
     parser.add_argument("--cases", nargs="+", default=["hour_64", "ten_min_2fps"], choices=["hour_64", "ten_min_2fps"])
+    parser.add_argument("--bframes", nargs="+", default=["auto"],
+                        help="encodings: 'auto' (x264 veryfast's choice: almost only P-frames here) and/or N "
+                             "(a fixed pattern of N B-frames per reference frame)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -219,18 +229,23 @@ def main() -> None:
     methods = [m for m in args.methods if m not in OPTIONAL or importlib.util.find_spec(OPTIONAL[m])]
     cases = {}
     for gop in args.gops:
-        if "hour_64" in args.cases:
-            path = ensure_video(args.cache_dir, 3600, args.fps, gop)
-            indices = _centres(64, int(3600 * args.fps))
-            seeking = [m for m in methods if m != "sequential"]
-            cases[f"hour_64_gop{gop}"] = {"video": path.name, "gop_seconds": gop / args.fps, "frames": 64,
-                                          "results": run_case(path, indices, args.fps, seeking, args.repeats)}
-        if "ten_min_2fps" in args.cases:
-            path = ensure_video(args.cache_dir, 600, args.fps, gop)
-            indices = [int((k + 0.5) * args.fps / 2) for k in range(1200)]
-            dense = [m for m in methods if m != "seek_loop"]
-            cases[f"ten_min_2fps_gop{gop}"] = {"video": path.name, "gop_seconds": gop / args.fps, "frames": 1200,
-                                               "results": run_case(path, indices, args.fps, dense, args.repeats)}
+        for bf in args.bframes:
+            bframes = None if bf == "auto" else int(bf)
+            tag = "" if bframes is None else f"_b{bframes}"
+            if "hour_64" in args.cases:
+                path = ensure_video(args.cache_dir, 3600, args.fps, gop, bframes)
+                indices = _centres(64, int(3600 * args.fps))
+                seeking = [m for m in methods if m != "sequential"]
+                cases[f"hour_64_gop{gop}{tag}"] = {
+                    "video": path.name, "gop_seconds": gop / args.fps, "bframes": bf, "frames": 64,
+                    "results": run_case(path, indices, args.fps, seeking, args.repeats)}  # fmt: skip
+            if "ten_min_2fps" in args.cases:
+                path = ensure_video(args.cache_dir, 600, args.fps, gop, bframes)
+                indices = [int((k + 0.5) * args.fps / 2) for k in range(1200)]
+                dense = [m for m in methods if m != "seek_loop"]
+                cases[f"ten_min_2fps_gop{gop}{tag}"] = {
+                    "video": path.name, "gop_seconds": gop / args.fps, "bframes": bf, "frames": 1200,
+                    "results": run_case(path, indices, args.fps, dense, args.repeats)}  # fmt: skip
     print(json.dumps({
         "benchmark": "video_sampling",
         "input": "textured 640x360 H.264 (x264 veryfast, crf 23), index-coded frames",

@@ -148,13 +148,11 @@ def _panned_texture(height: int, width: int, speed: float = 48.0, seed: int = 0)
     return luma
 
 
-def _add_video_stream(container, fps: float, size: tuple[int, int], gop: int, preset: str):
+def _add_video_stream(container, fps: float, size: tuple[int, int], gop: int, preset: str,
+                      bframes: int | None = None):  # fmt: skip
     rate = Fraction(fps).limit_denominator(1001)
-    stream = container.add_stream(
-        "libx264",
-        rate=rate,
-        options={"preset": preset, "crf": "23", "x264-params": f"keyint={gop}:scenecut=0"},
-    )
+    params = f"keyint={gop}:scenecut=0" + ("" if bframes is None else f":b-adapt=0:bframes={bframes}")
+    stream = container.add_stream("libx264", rate=rate, options={"preset": preset, "crf": "23", "x264-params": params})
     stream.height, stream.width = size
     stream.pix_fmt = "yuv420p"
     stream.thread_type = "FRAME"  # one slice per frame, as ffmpeg and cameras write (slices would let decoders thread)
@@ -200,6 +198,7 @@ def write_test_video(
     faststart: bool = False,
     preset: str = "ultrafast",
     texture: bool = False,
+    bframes: int | None = None,
 ) -> SynthVideo:
     """Write an H.264 mp4 whose frames encode their own index.
 
@@ -221,6 +220,10 @@ def write_test_video(
         texture: draw a fixed random texture over the bottom half, panned 48 px per second,
             so frames cost what camera footage costs to encode and decode (motion, residuals)
             instead of nearly nothing; the index blocks in the top half are untouched.
+        bframes: a fixed pattern of this many B-frames between reference frames (x264
+            ``b-adapt=0``; with 2 or more, the middle one is referenced: b-pyramid), as
+            broadcast and streaming encoders write; ``None`` leaves the choice to the preset
+            (on the panned texture x264 then writes almost only P-frames).
 
     Returns:
         A :class:`SynthVideo` with the real pts (seconds) of every frame written.
@@ -243,7 +246,7 @@ def write_test_video(
     pan = _panned_texture(height - height // 2, width) if texture else None
     options = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(path), "w", format="mp4", options=options) as container:
-        stream, rate = _add_video_stream(container, fps, size, gop or 250, preset)
+        stream, rate = _add_video_stream(container, fps, size, gop or 250, preset, bframes)
         write_audio = _audio_writer(container) if audio else None
         y = np.empty((height, width), np.uint8)
         uv = np.empty((2, height // 2, width // 2), np.uint8)

@@ -5,8 +5,10 @@ forward. Before each target it asks the demuxer's index for the keyframe at or b
 the target; it seeks only when that keyframe lies beyond what has already been decoded
 (otherwise decoding on is cheaper than restarting from the same keyframe). Formats
 without an index (e.g. MPEG-TS) seek when the gap exceeds ``max(2 s, largest GOP
-seen)``. Only two decoded frames are held at a time (the last one at or before the
-target and the first one after it); frames are converted to RGB only when returned.
+seen)``. Pictures no target shows and nothing references (non-reference B-frames before
+a target) are not decoded at all (:mod:`mmlong.video.skip_nonref`). Only two decoded
+frames are held at a time (the last one at or before the target and the first one after
+it); frames are converted to RGB only when returned.
 
 Batches spanning several decode runs (:mod:`mmlong.video.decode_plan`) are split into
 contiguous groups of runs decoded in parallel, one container and one single-threaded
@@ -32,6 +34,7 @@ import numpy as np
 
 from mmlong.errors import MmlongError
 from mmlong.video.decode_plan import split_runs
+from mmlong.video.skip_nonref import NonRefSkip, skip_nonref
 from mmlong.video.source import VideoInfo, VideoSource, check_times, resize_rgb, resolve_size, unreadable
 
 __all__ = ["PyAVSource"]
@@ -175,6 +178,7 @@ class _Cursor:
         self._end = math.inf  # time of the last decodable frame, once seen
         self._gop = 0.0  # largest keyframe interval seen (used without an index)
         self._timeless = False  # frames carry no pts: time = count / fps, no seeking
+        self._target_pts = -math.inf  # pts of the time being located (decoding never skips past it)
         self._reset(self._iter_frames(), at_start=True)
 
     # -- position state -------------------------------------------------------------
@@ -206,8 +210,12 @@ class _Cursor:
 
     # -- decoding -------------------------------------------------------------------
     def _iter_frames(self):
-        """Yield decoded frames; unreadable packets are skipped, read errors end the stream."""
+        """Yield decoded frames; unreadable packets are skipped, read errors end the stream.
+
+        Frames no target shows and nothing references are not decoded (see :class:`NonRefSkip`).
+        """
         packets = self._container.demux(self._stream)
+        skip = NonRefSkip(self._stream.codec_context) if skip_nonref() else None
         while True:
             try:
                 packet = next(packets)
@@ -215,6 +223,8 @@ class _Cursor:
                 return
             except (av.FFmpegError, OSError):
                 break
+            if skip is not None and not self._timeless:
+                skip.before(packet.pts, self._target_pts)
             try:
                 yield from packet.decode()
             except av.FFmpegError:
@@ -242,6 +252,7 @@ class _Cursor:
 
     def _advance(self, t: float) -> None:
         """Decode until ``_next`` is after ``t``; ``_prev`` becomes the frame shown at ``t``."""
+        self._target_pts = self._start_pts + (t + EPS) / self._tb
         while True:
             if self._next is None:
                 self._next = self._pull()

@@ -116,6 +116,38 @@ def test_b_frames(tmp_path):
     np.testing.assert_allclose(actual, video.timestamps[expected])
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_nonref_skipping_is_bit_exact_and_decodes_less(tmp_path, monkeypatch, workers):
+    """B-frames nothing references are not decoded before a target; the returned pixels are
+    identical to a full decode (1 worker: FFmpeg's own threads; 2: parallel single-threaded)."""
+    import mmlong.video._pyav as pyav
+
+    video = write_test_video(tmp_path / "b3.mp4", seconds=12, fps=25, size=(64, 96), gop=100, bframes=3,
+                             texture=True)  # fmt: skip
+    times = np.sort(np.random.default_rng(5).uniform(0, 12, 9))
+    monkeypatch.setenv("MMLONG_DECODE_WORKERS", workers)
+    decoded, pull = [0], pyav._Cursor._pull
+
+    def counting_pull(self):
+        item = pull(self)
+        decoded[0] += item is not None
+        return item
+
+    monkeypatch.setattr(pyav._Cursor, "_pull", counting_pull)
+    results = {}
+    for skip in (False, True):
+        monkeypatch.setenv("MMLONG_DECODE_SKIP_NONREF", "1" if skip else "0")
+        decoded[0] = 0
+        with mv.open(video.path) as src:
+            frames, actual = src.frames_at(times)
+        results[skip] = (frames, actual, decoded[0])
+    (full, full_t, n_full), (fast, fast_t, n_fast) = results[False], results[True]
+    assert _indices(fast) == video.index_at(times).tolist()
+    np.testing.assert_array_equal(fast, full)
+    np.testing.assert_array_equal(fast_t, full_t)
+    assert n_fast < 0.75 * n_full  # about half the pictures of an IBBBP stream are non-reference
+
+
 def test_vfr_uses_real_pts(media):
     video = media.vfr
     times = np.linspace(0, 2.9, 40)
